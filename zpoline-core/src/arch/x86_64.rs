@@ -1,0 +1,757 @@
+//! Every instruction the runtime writes by hand lives in this file.
+//!
+//! * [`zp_entry`]: the dispatcher the trampoline jumps to from a rewritten site.
+//! * [`raw_syscall`]: the runtime's own `syscall` instruction (never rewritten).
+//! * [`clone_with_frame`], [`vfork_preserving`], [`sigreturn_at`]: the special system calls.
+//! * [`vec_save`] / [`vec_restore`]: the extended (x87/SSE/AVX/AVX-512) state.
+//! * the per-thread block `zp_tls` (initial-exec TLS, reached through `%fs`).
+//!
+//! # The dispatcher's stack
+//!
+//! A rewritten site `ff d0` (`callq *%rax`) pushes its return address, so the dispatcher starts
+//! with `rsp = S - 8`, where `S` is the application's stack pointer at the site. The kernel
+//! would leave the 128-byte red zone below `S` alone; the push clobbers its top 8 bytes (the
+//! rewriter only patches sites where those 8 bytes are provably dead, see `redzone.rs`) and the
+//! dispatcher skips the remaining 120 before it writes anything:
+//!
+//! ```text
+//!  S        +------------------------------+  application stack pointer at the site
+//!  S-8      | return address = site + 2    |  pushed by callq *%rax
+//!  S-128    | red zone (120 bytes, untouched)
+//!  S-136    | rflags                       |  pushfq
+//!  S-144    | rbp                  <- rbp  |
+//!           | rax rdi rsi rdx r10 r8 r9    |  nr and the six arguments
+//!           | rcx r11 rbx r12 r13 r14 r15  |  everything else the hook may clobber
+//!  F+24     | vsave: address of the vector area
+//!  F+16     | action: 0 = return to site, 1 = not a site: raise a fault
+//!  F+8      | xinuse: XINUSE & handled components at entry
+//!  F = S-288| prev: the thread's previous current frame    <- zp_tls.cur points here
+//!           | (padding to 64 bytes)
+//!           | vector area: zmm0-31/ymm0-15/xmm0-15, k0-7, mxcsr, fxsave (fast path)
+//!           |             or an XSAVE image (slow path)      <- r12, 64-byte aligned
+//!           | call into Rust: zp_dispatch(F)
+//! ```
+//!
+//! `Frame` (in `dispatch.rs`) is this layout as a Rust struct; its size and offsets are checked
+//! at compile time against the constants below.
+
+use core::arch::{asm, global_asm, naked_asm};
+
+use crate::dispatch::{zp_dispatch, Frame};
+
+/// Bytes from the frame base `F` to the application's stack pointer at the site.
+pub const FRAME_TO_SITE_SP: u64 = 288;
+/// Offset of `vsave` in the frame.
+const _VSAVE_OFF: usize = 24;
+
+/// CPU feature bits read by the dispatcher (see [`CPU_FLAGS`]).
+pub mod cpu {
+    /// `xgetbv` with `ecx = 1` (XINUSE) is available.
+    pub const XGETBV1: u64 = 1 << 0;
+    /// AVX is enabled (vzeroupper, VEX moves).
+    pub const AVX: u64 = 1 << 1;
+    /// AVX-512 F+BW is enabled: zmm16-31 and k0-7 exist and are saved by hand.
+    pub const AVX512: u64 = 1 << 2;
+    /// `xsavec` is available for the slow path (else `xsave`).
+    pub const XSAVEC: u64 = 1 << 3;
+}
+
+/// XSTATE component bits (XCR0 / XINUSE).
+pub mod xstate {
+    /// x87 FPU state.
+    pub const X87: u64 = 1 << 0;
+    /// SSE: xmm0-15 and MXCSR.
+    pub const SSE: u64 = 1 << 1;
+    /// Upper halves of ymm0-15.
+    pub const YMM: u64 = 1 << 2;
+    /// AVX-512 opmask registers k0-7.
+    pub const OPMASK: u64 = 1 << 5;
+    /// Upper 256 bits of zmm0-15.
+    pub const ZMM_HI256: u64 = 1 << 6;
+    /// zmm16-31.
+    pub const HI16_ZMM: u64 = 1 << 7;
+    /// Protection keys register (never touched by hooks; not saved).
+    pub const PKRU: u64 = 1 << 9;
+    /// Components the fast path saves by hand.
+    pub const FAST: u64 = X87 | SSE | YMM | OPMASK | ZMM_HI256 | HI16_ZMM;
+}
+
+/// Feature bits of [`cpu`], set once at start-up before any site is rewritten.
+pub static CPU_FLAGS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Components that are saved at all: XCR0 without PKRU.
+pub static XSTATE_MASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0x3);
+/// Components that force the slow (XSAVE) path when in use, e.g. AMX tiles.
+pub static SLOW_MASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Size of the XSAVE area for the slow path, a multiple of 64.
+pub static XSAVE_SIZE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(4096);
+/// Where a call through a null (or non-site) pointer is sent to fault: a PROT_NONE page.
+pub static FAULT_TARGET: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Size of the fast-path vector area: zmm0-31 (2048), k0-7 (64), mxcsr slot (64), fxsave (512).
+pub const FAST_AREA: u64 = 2688;
+
+// The per-thread block: one pointer, the frame of the innermost dispatch on this thread.
+// Initial-exec TLS: the runtime is loaded at start-up (LD_PRELOAD), so its block is in the static
+// TLS area and reachable as %fs:offset without calling __tls_get_addr.
+global_asm!(
+    ".pushsection .tbss,\"awT\",@nobits",
+    ".p2align 3",
+    ".globl zp_tls",
+    ".hidden zp_tls",
+    ".type zp_tls, @object",
+    ".size zp_tls, 8",
+    "zp_tls:",
+    ".zero 8",
+    ".popsection",
+);
+
+/// The current thread's innermost dispatcher frame, or null outside a dispatch.
+#[inline(always)]
+pub fn current_frame() -> *mut Frame {
+    let cur: *mut Frame;
+    // SAFETY: reads this thread's zp_tls slot through the initial-exec TLS offset; the slot is
+    // always initialised (zero in .tbss) and only ever holds a frame pointer.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {cur}, qword ptr fs:[{off}]",              // cur = zp_tls.cur
+            off = out(reg) _,
+            cur = out(reg) cur,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    cur
+}
+
+/// Sets the current thread's innermost frame (used before `rt_sigreturn` abandons one).
+#[inline(always)]
+pub fn set_current_frame(f: *mut Frame) {
+    // SAFETY: writes this thread's zp_tls slot, which only the runtime uses.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov qword ptr fs:[{off}], {f}",                // zp_tls.cur = f
+            off = out(reg) _,
+            f = in(reg) f,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// The dispatcher. Reached by `jmp` from the trampoline after a rewritten site executed
+/// `callq *%rax`; returns to the site with the kernel's register contract (see the module
+/// docs for the frame). Not callable from Rust.
+///
+/// # Safety
+/// Only the trampoline (and the fault handler redirecting an out-of-range number) may enter it,
+/// with `rsp` pointing at the return address pushed by a rewritten site.
+#[unsafe(naked)]
+pub unsafe extern "C" fn zp_entry() {
+    naked_asm!(
+        // ---- build the frame ------------------------------------------------------------
+        "lea -120(%rsp), %rsp",          // skip the rest of the red zone: rsp = S-128
+        "pushfq",                        // S-136: application rflags
+        "push %rbp",                     // S-144: application rbp
+        "mov %rsp, %rbp",                // rbp = frame top (S-144)
+        "push %rax",                     // rbp-8:   nr
+        "push %rdi",                     // rbp-16:  a1
+        "push %rsi",                     // rbp-24:  a2
+        "push %rdx",                     // rbp-32:  a3
+        "push %r10",                     // rbp-40:  a4
+        "push %r8",                      // rbp-48:  a5
+        "push %r9",                      // rbp-56:  a6
+        "push %rcx",                     // rbp-64:  rcx (kept for the fault path)
+        "push %r11",                     // rbp-72:  r11 (kept for the fault path)
+        "push %rbx",                     // rbp-80:  rbx (we keep xinuse in it)
+        "push %r12",                     // rbp-88:  r12 (we keep the vector area in it)
+        "push %r13",                     // rbp-96
+        "push %r14",                     // rbp-104
+        "push %r15",                     // rbp-112
+        "sub $32, %rsp",                 // F = rbp-144: prev, xinuse, action, vsave
+        "cld",                           // the C ABI wants DF clear in the hook
+        // ---- link the frame into this thread's zp_tls --------------------------------------
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "mov %fs:(%rcx), %r11",          // r11 = previous innermost frame
+        "mov %r11, 0(%rsp)",             // F.prev = r11
+        "mov %rsp, %fs:(%rcx)",          // zp_tls.cur = F
+        "movq $0, 16(%rsp)",             // F.action = return to the site
+        // ---- which extended-state components hold live data? -------------------------------
+        "mov {xmask}(%rip), %rax",       // rax = every saved component (fallback: all in use)
+        "testq ${xgetbv1}, {flags}(%rip)", // XINUSE readable?
+        "jz 2f",                         // no: treat every component as in use
+        "mov $1, %ecx",                  // xgetbv leaf 1 = XINUSE
+        "xgetbv",                        // edx:eax = components not in their initial state
+        "shl $32, %rdx",                 // rdx = high half in place
+        "or %rdx, %rax",                 // rax = XINUSE
+        "and {xmask}(%rip), %rax",       // rax = XINUSE & saved components
+        "2:",
+        "mov %rax, %rbx",                // rbx = live components (callee-saved: survives the hook)
+        "mov %rax, 8(%rsp)",             // F.xinuse = rbx
+        "and $-64, %rsp",                // 64-byte alignment for zmm stores and XSAVE
+        "test {slow}(%rip), %rbx",       // a component only XSAVE handles (AMX...)?
+        "jnz 3f",
+        "sub ${fast_area}, %rsp",        // fast path: fixed-size area
+        "jmp 4f",
+        "3:",
+        "sub {xsize}(%rip), %rsp",       // slow path: XSAVE-sized area (multiple of 64)
+        "4:",
+        "mov %rsp, %r12",                // r12 = vector area (callee-saved: survives the hook)
+        "mov %r12, -120(%rbp)",          // F.vsave = r12
+        "call {save}",                   // save the live components (clobbers rax, rdx)
+        // ---- call the Rust side ---------------------------------------------------------
+        "lea -144(%rbp), %rdi",          // arg0 = F
+        "call {dispatch}",               // rax = zp_dispatch(F); rsp is 16-byte aligned here
+        "mov %rax, -8(%rbp)",            // F.rax = result (popped into rax below)
+        "call {restore}",                // restore the vector state (clobbers rax, rdx)
+        // ---- unlink the frame and restore the registers --------------------------------
+        "lea -144(%rbp), %rsp",          // rsp = F
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "mov 0(%rsp), %r11",             // r11 = F.prev
+        "mov %r11, %fs:(%rcx)",          // zp_tls.cur = F.prev
+        "cmpq $0, 16(%rsp)",             // F.action: was the caller a rewritten site?
+        "jne 5f",
+        "add $32, %rsp",                 // drop prev, xinuse, action, vsave
+        "pop %r15",
+        "pop %r14",
+        "pop %r13",
+        "pop %r12",
+        "pop %rbx",
+        "add $16, %rsp",                 // drop the saved r11 and rcx: the kernel clobbers them
+        "pop %r9",
+        "pop %r8",
+        "pop %r10",
+        "pop %rdx",
+        "pop %rsi",
+        "pop %rdi",
+        "pop %rax",                      // rax = result
+        "pop %rbp",
+        "mov (%rsp), %r11",              // r11 = rflags, as the kernel leaves it
+        "popfq",                         // application flags (DF included)
+        "mov 120(%rsp), %rcx",           // rcx = return address, as the kernel leaves it
+        "lea 120(%rsp), %rsp",           // rsp = S-8 (lea keeps the flags)
+        "ret",                           // back to site + 2 with rsp = S
+        // ---- not a rewritten site (call through a null pointer): fault like natively ----------
+        "5:",
+        "add $32, %rsp",                 // drop prev, xinuse, action, vsave
+        "pop %r15",
+        "pop %r14",
+        "pop %r13",
+        "pop %r12",
+        "pop %rbx",
+        "pop %r11",                      // the caller's r11
+        "pop %rcx",                      // the caller's rcx
+        "pop %r9",
+        "pop %r8",
+        "pop %r10",
+        "pop %rdx",
+        "pop %rsi",
+        "pop %rdi",
+        "pop %rax",                      // the called address, as natively
+        "pop %rbp",
+        "popfq",
+        "lea 120(%rsp), %rsp",           // rsp = S-8: the return address stays pushed, as natively
+        "jmp *{fault}(%rip)",            // execute a PROT_NONE page: SIGSEGV
+        xmask = sym XSTATE_MASK,
+        flags = sym CPU_FLAGS,
+        xgetbv1 = const cpu::XGETBV1,
+        slow = sym SLOW_MASK,
+        xsize = sym XSAVE_SIZE,
+        fast_area = const FAST_AREA,
+        save = sym vec_save,
+        restore = sym vec_restore,
+        dispatch = sym zp_dispatch,
+        fault = sym FAULT_TARGET,
+        options(att_syntax),
+    )
+}
+
+/// Saves the live extended state. Internal calling convention: `rbx` = live components,
+/// `r12` = 64-byte aligned area ([`FAST_AREA`] bytes, or `XSAVE_SIZE` when a slow component is
+/// live). Clobbers `rax`, `rdx` and flags only.
+///
+/// Fast-area layout: `0..2048` vector registers (xmm at stride 16, ymm at 32, zmm at 64),
+/// `2048..2112` k0-7, `2112` mxcsr, `2176..2688` fxsave image (x87 only).
+///
+/// # Safety
+/// Only for the dispatcher and [`clone_with_frame`], with the convention above.
+#[unsafe(naked)]
+pub unsafe extern "C" fn vec_save() {
+    naked_asm!(
+        "test {slow}(%rip), %rbx",       // slow component live?
+        "jnz 8f",
+        "stmxcsr 2112(%r12)",            // MXCSR
+        "test ${x87}, %bl",              // x87 state live?
+        "jz 1f",
+        "fxsave64 2176(%r12)",           // x87 (and legacy SSE) image
+        "1:",
+        "test ${avx512}, %bl",           // opmask / zmm state live?
+        "jnz 3f",
+        "test ${ymm}, %bl",              // upper ymm halves live?
+        "jnz 2f",
+        "movdqu %xmm0, 0(%r12)",         // xmm0-15
+        "movdqu %xmm1, 16(%r12)",
+        "movdqu %xmm2, 32(%r12)",
+        "movdqu %xmm3, 48(%r12)",
+        "movdqu %xmm4, 64(%r12)",
+        "movdqu %xmm5, 80(%r12)",
+        "movdqu %xmm6, 96(%r12)",
+        "movdqu %xmm7, 112(%r12)",
+        "movdqu %xmm8, 128(%r12)",
+        "movdqu %xmm9, 144(%r12)",
+        "movdqu %xmm10, 160(%r12)",
+        "movdqu %xmm11, 176(%r12)",
+        "movdqu %xmm12, 192(%r12)",
+        "movdqu %xmm13, 208(%r12)",
+        "movdqu %xmm14, 224(%r12)",
+        "movdqu %xmm15, 240(%r12)",
+        "ret",
+        "2:",
+        "vmovdqu %ymm0, 0(%r12)",        // ymm0-15
+        "vmovdqu %ymm1, 32(%r12)",
+        "vmovdqu %ymm2, 64(%r12)",
+        "vmovdqu %ymm3, 96(%r12)",
+        "vmovdqu %ymm4, 128(%r12)",
+        "vmovdqu %ymm5, 160(%r12)",
+        "vmovdqu %ymm6, 192(%r12)",
+        "vmovdqu %ymm7, 224(%r12)",
+        "vmovdqu %ymm8, 256(%r12)",
+        "vmovdqu %ymm9, 288(%r12)",
+        "vmovdqu %ymm10, 320(%r12)",
+        "vmovdqu %ymm11, 352(%r12)",
+        "vmovdqu %ymm12, 384(%r12)",
+        "vmovdqu %ymm13, 416(%r12)",
+        "vmovdqu %ymm14, 448(%r12)",
+        "vmovdqu %ymm15, 480(%r12)",
+        "ret",
+        "3:",
+        "vmovdqu64 %zmm0, 0(%r12)",      // zmm0-31
+        "vmovdqu64 %zmm1, 64(%r12)",
+        "vmovdqu64 %zmm2, 128(%r12)",
+        "vmovdqu64 %zmm3, 192(%r12)",
+        "vmovdqu64 %zmm4, 256(%r12)",
+        "vmovdqu64 %zmm5, 320(%r12)",
+        "vmovdqu64 %zmm6, 384(%r12)",
+        "vmovdqu64 %zmm7, 448(%r12)",
+        "vmovdqu64 %zmm8, 512(%r12)",
+        "vmovdqu64 %zmm9, 576(%r12)",
+        "vmovdqu64 %zmm10, 640(%r12)",
+        "vmovdqu64 %zmm11, 704(%r12)",
+        "vmovdqu64 %zmm12, 768(%r12)",
+        "vmovdqu64 %zmm13, 832(%r12)",
+        "vmovdqu64 %zmm14, 896(%r12)",
+        "vmovdqu64 %zmm15, 960(%r12)",
+        "vmovdqu64 %zmm16, 1024(%r12)",
+        "vmovdqu64 %zmm17, 1088(%r12)",
+        "vmovdqu64 %zmm18, 1152(%r12)",
+        "vmovdqu64 %zmm19, 1216(%r12)",
+        "vmovdqu64 %zmm20, 1280(%r12)",
+        "vmovdqu64 %zmm21, 1344(%r12)",
+        "vmovdqu64 %zmm22, 1408(%r12)",
+        "vmovdqu64 %zmm23, 1472(%r12)",
+        "vmovdqu64 %zmm24, 1536(%r12)",
+        "vmovdqu64 %zmm25, 1600(%r12)",
+        "vmovdqu64 %zmm26, 1664(%r12)",
+        "vmovdqu64 %zmm27, 1728(%r12)",
+        "vmovdqu64 %zmm28, 1792(%r12)",
+        "vmovdqu64 %zmm29, 1856(%r12)",
+        "vmovdqu64 %zmm30, 1920(%r12)",
+        "vmovdqu64 %zmm31, 1984(%r12)",
+        "kmovq %k0, 2048(%r12)",         // k0-7
+        "kmovq %k1, 2056(%r12)",
+        "kmovq %k2, 2064(%r12)",
+        "kmovq %k3, 2072(%r12)",
+        "kmovq %k4, 2080(%r12)",
+        "kmovq %k5, 2088(%r12)",
+        "kmovq %k6, 2096(%r12)",
+        "kmovq %k7, 2104(%r12)",
+        "ret",
+        // ---- slow path: XSAVE everything enabled ------------------------------------------
+        "8:",
+        "xor %eax, %eax",                // zero the 64-byte XSAVE header (xrstor checks it)
+        "mov %rax, 512(%r12)",
+        "mov %rax, 520(%r12)",
+        "mov %rax, 528(%r12)",
+        "mov %rax, 536(%r12)",
+        "mov %rax, 544(%r12)",
+        "mov %rax, 552(%r12)",
+        "mov %rax, 560(%r12)",
+        "mov %rax, 568(%r12)",
+        "mov $-1, %eax",                 // requested-feature bitmap: everything enabled
+        "mov $-1, %edx",
+        "testq ${xsavec}, {flags}(%rip)", // compacted format available?
+        "jz 9f",
+        "xsavec64 (%r12)",               // compacted save of the live components
+        "ret",
+        "9:",
+        "xsave64 (%r12)",                // standard-format save
+        "ret",
+        slow = sym SLOW_MASK,
+        flags = sym CPU_FLAGS,
+        xsavec = const cpu::XSAVEC,
+        x87 = const xstate::X87,
+        ymm = const xstate::YMM,
+        avx512 = const xstate::OPMASK | xstate::ZMM_HI256 | xstate::HI16_ZMM,
+        options(att_syntax),
+    )
+}
+
+/// Restores what [`vec_save`] saved and returns every component that was not live at entry to
+/// its initial (zero) state, whatever the hook left in it. Same convention as [`vec_save`].
+///
+/// # Safety
+/// Only for the dispatcher and [`clone_with_frame`], after a matching [`vec_save`].
+#[unsafe(naked)]
+pub unsafe extern "C" fn vec_restore() {
+    naked_asm!(
+        "test {slow}(%rip), %rbx",       // slow path?
+        "jnz 8f",
+        "test ${x87}, %bl",              // x87 state was live?
+        "jz 1f",
+        "fxrstor64 2176(%r12)",          // x87 (xmm are reloaded below)
+        "1:",
+        "testq ${has512}, {flags}(%rip)", // CPU has zmm16-31 and k0-7?
+        "jz 2f",
+        "test ${avx512}, %bl",           // and the application had them live?
+        "jnz 2f",
+        "vpxord %zmm16, %zmm16, %zmm16", // no: back to zero whatever the hook did
+        "vpxord %zmm17, %zmm17, %zmm17",
+        "vpxord %zmm18, %zmm18, %zmm18",
+        "vpxord %zmm19, %zmm19, %zmm19",
+        "vpxord %zmm20, %zmm20, %zmm20",
+        "vpxord %zmm21, %zmm21, %zmm21",
+        "vpxord %zmm22, %zmm22, %zmm22",
+        "vpxord %zmm23, %zmm23, %zmm23",
+        "vpxord %zmm24, %zmm24, %zmm24",
+        "vpxord %zmm25, %zmm25, %zmm25",
+        "vpxord %zmm26, %zmm26, %zmm26",
+        "vpxord %zmm27, %zmm27, %zmm27",
+        "vpxord %zmm28, %zmm28, %zmm28",
+        "vpxord %zmm29, %zmm29, %zmm29",
+        "vpxord %zmm30, %zmm30, %zmm30",
+        "vpxord %zmm31, %zmm31, %zmm31",
+        "kxorw %k0, %k0, %k0",           // k0-7 = 0
+        "kxorw %k1, %k1, %k1",
+        "kxorw %k2, %k2, %k2",
+        "kxorw %k3, %k3, %k3",
+        "kxorw %k4, %k4, %k4",
+        "kxorw %k5, %k5, %k5",
+        "kxorw %k6, %k6, %k6",
+        "kxorw %k7, %k7, %k7",
+        "2:",
+        "testq ${avx}, {flags}(%rip)",   // CPU has AVX?
+        "jz 3f",
+        "vzeroupper",                    // upper halves back to zero (reloaded below if live)
+        "3:",
+        "test ${avx512}, %bl",
+        "jnz 5f",
+        "test ${ymm}, %bl",
+        "jnz 4f",
+        "movdqu 0(%r12), %xmm0",         // xmm0-15
+        "movdqu 16(%r12), %xmm1",
+        "movdqu 32(%r12), %xmm2",
+        "movdqu 48(%r12), %xmm3",
+        "movdqu 64(%r12), %xmm4",
+        "movdqu 80(%r12), %xmm5",
+        "movdqu 96(%r12), %xmm6",
+        "movdqu 112(%r12), %xmm7",
+        "movdqu 128(%r12), %xmm8",
+        "movdqu 144(%r12), %xmm9",
+        "movdqu 160(%r12), %xmm10",
+        "movdqu 176(%r12), %xmm11",
+        "movdqu 192(%r12), %xmm12",
+        "movdqu 208(%r12), %xmm13",
+        "movdqu 224(%r12), %xmm14",
+        "movdqu 240(%r12), %xmm15",
+        "jmp 6f",
+        "4:",
+        "vmovdqu 0(%r12), %ymm0",        // ymm0-15
+        "vmovdqu 32(%r12), %ymm1",
+        "vmovdqu 64(%r12), %ymm2",
+        "vmovdqu 96(%r12), %ymm3",
+        "vmovdqu 128(%r12), %ymm4",
+        "vmovdqu 160(%r12), %ymm5",
+        "vmovdqu 192(%r12), %ymm6",
+        "vmovdqu 224(%r12), %ymm7",
+        "vmovdqu 256(%r12), %ymm8",
+        "vmovdqu 288(%r12), %ymm9",
+        "vmovdqu 320(%r12), %ymm10",
+        "vmovdqu 352(%r12), %ymm11",
+        "vmovdqu 384(%r12), %ymm12",
+        "vmovdqu 416(%r12), %ymm13",
+        "vmovdqu 448(%r12), %ymm14",
+        "vmovdqu 480(%r12), %ymm15",
+        "jmp 6f",
+        "5:",
+        "vmovdqu64 0(%r12), %zmm0",      // zmm0-31
+        "vmovdqu64 64(%r12), %zmm1",
+        "vmovdqu64 128(%r12), %zmm2",
+        "vmovdqu64 192(%r12), %zmm3",
+        "vmovdqu64 256(%r12), %zmm4",
+        "vmovdqu64 320(%r12), %zmm5",
+        "vmovdqu64 384(%r12), %zmm6",
+        "vmovdqu64 448(%r12), %zmm7",
+        "vmovdqu64 512(%r12), %zmm8",
+        "vmovdqu64 576(%r12), %zmm9",
+        "vmovdqu64 640(%r12), %zmm10",
+        "vmovdqu64 704(%r12), %zmm11",
+        "vmovdqu64 768(%r12), %zmm12",
+        "vmovdqu64 832(%r12), %zmm13",
+        "vmovdqu64 896(%r12), %zmm14",
+        "vmovdqu64 960(%r12), %zmm15",
+        "vmovdqu64 1024(%r12), %zmm16",
+        "vmovdqu64 1088(%r12), %zmm17",
+        "vmovdqu64 1152(%r12), %zmm18",
+        "vmovdqu64 1216(%r12), %zmm19",
+        "vmovdqu64 1280(%r12), %zmm20",
+        "vmovdqu64 1344(%r12), %zmm21",
+        "vmovdqu64 1408(%r12), %zmm22",
+        "vmovdqu64 1472(%r12), %zmm23",
+        "vmovdqu64 1536(%r12), %zmm24",
+        "vmovdqu64 1600(%r12), %zmm25",
+        "vmovdqu64 1664(%r12), %zmm26",
+        "vmovdqu64 1728(%r12), %zmm27",
+        "vmovdqu64 1792(%r12), %zmm28",
+        "vmovdqu64 1856(%r12), %zmm29",
+        "vmovdqu64 1920(%r12), %zmm30",
+        "vmovdqu64 1984(%r12), %zmm31",
+        "kmovq 2048(%r12), %k0",         // k0-7
+        "kmovq 2056(%r12), %k1",
+        "kmovq 2064(%r12), %k2",
+        "kmovq 2072(%r12), %k3",
+        "kmovq 2080(%r12), %k4",
+        "kmovq 2088(%r12), %k5",
+        "kmovq 2096(%r12), %k6",
+        "kmovq 2104(%r12), %k7",
+        "6:",
+        "ldmxcsr 2112(%r12)",            // MXCSR
+        "ret",
+        // ---- slow path: XRSTOR everything enabled (components not saved are initialised) ---
+        "8:",
+        "mov $-1, %eax",                 // requested-feature bitmap: everything enabled
+        "mov $-1, %edx",
+        "xrstor64 (%r12)",               // standard or compacted image, as saved
+        "ret",
+        slow = sym SLOW_MASK,
+        flags = sym CPU_FLAGS,
+        has512 = const cpu::AVX512,
+        avx = const cpu::AVX,
+        x87 = const xstate::X87,
+        ymm = const xstate::YMM,
+        avx512 = const xstate::OPMASK | xstate::ZMM_HI256 | xstate::HI16_ZMM,
+        options(att_syntax),
+    )
+}
+
+/// The runtime's own system call: `raw_syscall(nr, a1, …, a6)`, the zpoline hook signature.
+/// Its `syscall` instruction lies in the runtime's text, which is never rewritten, so it always
+/// reaches the kernel.
+///
+/// # Safety
+/// A system call can do anything; the caller answers for its arguments.
+#[unsafe(naked)]
+pub unsafe extern "C" fn raw_syscall(
+    nr: i64,
+    a1: i64,
+    a2: i64,
+    a3: i64,
+    a4: i64,
+    a5: i64,
+    a6: i64,
+) -> i64 {
+    naked_asm!(
+        "mov %rdi, %rax",                // rax = nr
+        "mov %rsi, %rdi",                // rdi = a1
+        "mov %rdx, %rsi",                // rsi = a2
+        "mov %rcx, %rdx",                // rdx = a3
+        "mov %r8, %r10",                 // r10 = a4
+        "mov %r9, %r8",                  // r8 = a5
+        "mov 8(%rsp), %r9",              // r9 = a6 (seventh C argument, on the stack)
+        "syscall",
+        "ret",
+        options(att_syntax),
+    )
+}
+
+/// Bytes the child of [`clone_with_frame`] pops from its new stack before it returns to the site.
+pub const CHILD_FRAME: u64 = 14 * 8;
+
+/// `clone`/`clone3` with a new stack. `args` = `[nr, a1..a6]` as passed to the kernel, where the
+/// child's stack pointer already points at a [`CHILD_FRAME`]-byte block written by the caller:
+/// `r15 r14 r13 r12 rbx rbp r9 r8 r10 rdx rsi rdi rflags rip` (lowest address first) with the
+/// application's values. Before the system call the application's vector state is reloaded
+/// from `frame`, so the child starts with exactly the registers the application had at the site;
+/// it pops the block and jumps to the site with `rax = 0` on its own stack. The parent returns
+/// the kernel's result.
+///
+/// # Safety
+/// `args` must describe a clone with a new stack prepared as above; `frame` must be the current
+/// dispatcher frame.
+#[unsafe(naked)]
+pub unsafe extern "C" fn clone_with_frame(args: *const [i64; 7], frame: *const Frame) -> i64 {
+    naked_asm!(
+        "push %rbx",                     // callee-saved registers we use
+        "push %r12",
+        "push %r13",
+        "mov %rdi, %r13",                // r13 = args
+        "mov 8(%rsi), %rbx",             // rbx = frame.xinuse
+        "mov 24(%rsi), %r12",            // r12 = frame.vsave
+        "call {restore}",                // application vector state (clobbers rax, rdx)
+        "mov 0(%r13), %rax",             // nr
+        "mov 8(%r13), %rdi",             // a1
+        "mov 16(%r13), %rsi",            // a2
+        "mov 24(%r13), %rdx",            // a3
+        "mov 32(%r13), %r10",            // a4
+        "mov 40(%r13), %r8",             // a5
+        "mov 48(%r13), %r9",             // a6
+        "syscall",
+        "test %rax, %rax",               // 0 in the child
+        "jz 1f",
+        "pop %r13",                      // parent (or error): back to the caller
+        "pop %r12",
+        "pop %rbx",
+        "ret",
+        "1:",                            // child: rsp = the block on its new stack
+        "pop %r15",
+        "pop %r14",
+        "pop %r13",
+        "pop %r12",
+        "pop %rbx",
+        "pop %rbp",
+        "pop %r9",
+        "pop %r8",
+        "pop %r10",
+        "pop %rdx",
+        "pop %rsi",
+        "pop %rdi",
+        "xor %eax, %eax",                // the child's result
+        "mov (%rsp), %r11",              // r11 = rflags, as the kernel leaves it
+        "popfq",                         // the application's flags
+        "mov (%rsp), %rcx",              // rcx = site + 2, as the kernel leaves it
+        "ret",                           // to the site; rsp = the stack the application gave
+        restore = sym vec_restore,
+        options(att_syntax),
+    )
+}
+
+/// `vfork` (or `clone(CLONE_VM|CLONE_VFORK)` without a stack) whose child shares this stack.
+/// Copies `[rsp, top)` (the hook's and the dispatcher's frames up to the site's stack pointer)
+/// to a fresh anonymous mapping, makes the system call `args = [nr, a1..a6]`, and in the parent
+/// copies the region back before returning, so whatever the child did to the shared stack is
+/// undone. The child returns 0 through the intact frames.
+///
+/// # Safety
+/// `top` must be above the current stack pointer on the same stack (the site's `rsp`).
+#[unsafe(naked)]
+pub unsafe extern "C" fn vfork_preserving(args: *const [i64; 7], top: u64) -> i64 {
+    naked_asm!(
+        "push %rbx",                     // callee-saved registers we use
+        "push %rbp",
+        "push %r12",
+        "push %r13",
+        "push %r14",
+        "push %r15",
+        "mov %rdi, %r13",                // r13 = args
+        "mov %rsi, %r15",                // r15 = top
+        "sub %rsp, %r15",                // r15 = length of [rsp, top)
+        "xor %edi, %edi",                // mmap(NULL,
+        "mov %r15, %rsi",                //      len,
+        "mov $3, %edx",                  //      PROT_READ|PROT_WRITE,
+        "mov $0x22, %r10d",              //      MAP_PRIVATE|MAP_ANONYMOUS,
+        "mov $-1, %r8",                  //      -1,
+        "xor %r9d, %r9d",                //      0)
+        "mov $9, %eax",                  // SYS_mmap
+        "syscall",
+        "cmp $-4095, %rax",              // failed?
+        "jae 9f",                        // return -errno (vfork not attempted)
+        "mov %rax, %r12",                // r12 = copy buffer
+        "mov %rsp, %rsi",                // copy [rsp, top) ...
+        "mov %r12, %rdi",                // ... to the buffer
+        "mov %r15, %rcx",
+        "rep movsb",
+        "mov 0(%r13), %rax",             // nr
+        "mov 8(%r13), %rdi",             // a1
+        "mov 16(%r13), %rsi",            // a2
+        "mov 24(%r13), %rdx",            // a3
+        "mov 32(%r13), %r10",            // a4
+        "mov 40(%r13), %r8",             // a5
+        "mov 48(%r13), %r9",             // a6
+        "syscall",                       // the child runs on this stack until exec or exit
+        "test %rax, %rax",
+        "jz 9f",                         // child: frames are intact, return 0
+        "mov %rax, %rbx",                // parent: rbx = result
+        "mov %r12, %rsi",                // copy the buffer ...
+        "mov %rsp, %rdi",                // ... back over whatever the child wrote
+        "mov %r15, %rcx",
+        "rep movsb",
+        "mov %r12, %rdi",                // munmap(buffer,
+        "mov %r15, %rsi",                //        len)
+        "mov $11, %eax",                 // SYS_munmap
+        "syscall",
+        "mov %rbx, %rax",                // result
+        "9:",
+        "pop %r15",
+        "pop %r14",
+        "pop %r13",
+        "pop %r12",
+        "pop %rbp",
+        "pop %rbx",
+        "ret",
+        options(att_syntax),
+    )
+}
+
+/// Executes `rt_sigreturn` with the stack pointer the application had at the site, which is
+/// where the kernel looks for the signal frame. Never returns.
+///
+/// # Safety
+/// `sp` must be the site's stack pointer of an `rt_sigreturn` call.
+#[unsafe(naked)]
+pub unsafe extern "C" fn sigreturn_at(sp: u64) -> ! {
+    naked_asm!(
+        "mov %rdi, %rsp",                // the stack the signal frame is on
+        "mov $15, %eax",                 // SYS_rt_sigreturn
+        "syscall",
+        "ud2",                           // not reached
+        options(att_syntax),
+    )
+}
+
+/// Signal restorer for the runtime's own handlers (`SA_RESTORER`).
+///
+/// # Safety
+/// Only the kernel returns here, at the end of a signal handler.
+#[unsafe(naked)]
+pub unsafe extern "C" fn restore_rt() {
+    naked_asm!(
+        "mov $15, %eax",                 // SYS_rt_sigreturn
+        "syscall",
+        "ud2",                           // not reached
+        options(att_syntax),
+    )
+}
+
+/// `cpuid` leaf `leaf`, subleaf `sub`: `[eax, ebx, ecx, edx]`.
+pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    let r = core::arch::x86_64::__cpuid_count(leaf, sub);
+    [r.eax, r.ebx, r.ecx, r.edx]
+}
+
+/// `xgetbv` with `ecx = index` (0: XCR0, 1: XINUSE). Only call when CPUID says it exists.
+pub fn xgetbv(index: u32) -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: the caller checked OSXSAVE (and, for index 1, CPUID.(0xD,1).EAX[2]).
+    unsafe {
+        asm!("xgetbv", in("ecx") index, out("eax") lo, out("edx") hi,
+             options(nomem, nostack, preserves_flags));
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// Reads the stack pointer (for tests of the vfork path).
+#[inline(always)]
+pub fn stack_pointer() -> u64 {
+    let sp: u64;
+    // SAFETY: reads a register.
+    unsafe { asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
+}

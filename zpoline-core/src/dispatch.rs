@@ -1,0 +1,230 @@
+//! The Rust side of the dispatcher: the frame the assembly builds, the hook pointer, and the
+//! default "next" function that performs a system call for the hook while keeping the kernel's
+//! contract for the system calls that need more than a plain `syscall` (`rt_sigreturn`,
+//! `clone`/`clone3` with a new stack, `vfork`).
+//!
+//! Everything here runs on the hook path: raw system calls only, no allocation, no lock, no
+//! panic.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use static_assertions::const_assert_eq;
+
+use crate::arch::x86_64 as arch;
+use crate::sites;
+
+/// The dispatcher frame, lowest address first (see the drawing in `arch/x86_64.rs`).
+#[repr(C)]
+pub struct Frame {
+    /// The thread's previous innermost frame (restored in `zp_tls` on the way out).
+    pub prev: u64,
+    /// Extended-state components live at entry (and saved).
+    pub xinuse: u64,
+    /// 0: return to the site; 1: the caller was not a rewritten site, fault.
+    pub action: u64,
+    /// Address of the saved vector state.
+    pub vsave: u64,
+    /// Application registers at the site.
+    pub r15: u64,
+    #[allow(missing_docs)]
+    pub r14: u64,
+    #[allow(missing_docs)]
+    pub r13: u64,
+    #[allow(missing_docs)]
+    pub r12: u64,
+    #[allow(missing_docs)]
+    pub rbx: u64,
+    #[allow(missing_docs)]
+    pub r11: u64,
+    #[allow(missing_docs)]
+    pub rcx: u64,
+    /// Sixth argument.
+    pub r9: u64,
+    /// Fifth argument.
+    pub r8: u64,
+    /// Fourth argument.
+    pub r10: u64,
+    /// Third argument.
+    pub rdx: u64,
+    /// Second argument.
+    pub rsi: u64,
+    /// First argument.
+    pub rdi: u64,
+    /// System call number on entry; the result on the way out.
+    pub rax: u64,
+    #[allow(missing_docs)]
+    pub rbp: u64,
+    #[allow(missing_docs)]
+    pub rflags: u64,
+    /// The part of the red zone the dispatcher skips.
+    pub redzone: [u8; 120],
+    /// Return address pushed by `callq *%rax`: site + 2.
+    pub ret: u64,
+}
+
+const_assert_eq!(core::mem::size_of::<Frame>() as u64, arch::FRAME_TO_SITE_SP);
+const_assert_eq!(core::mem::offset_of!(Frame, vsave), 24);
+const_assert_eq!(core::mem::offset_of!(Frame, rax), 136);
+const_assert_eq!(core::mem::offset_of!(Frame, rbp), 144);
+
+impl Frame {
+    /// The application's stack pointer at the site.
+    pub fn site_sp(&self) -> u64 {
+        self as *const Frame as u64 + arch::FRAME_TO_SITE_SP
+    }
+}
+
+/// The zpoline hook signature: `long hook(long nr, long a1, …, long a6)`.
+pub type HookFn = unsafe extern "C" fn(i64, i64, i64, i64, i64, i64, i64) -> i64;
+
+/// The current hook. `__hook_init` receives its address, reads the default ([`zp_next`]) as its
+/// "next" and stores its own function: a `usize` has the layout of a C function pointer.
+pub static HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Called by the dispatcher assembly with the frame it built.
+///
+/// # Safety
+/// `f` must be the frame built by `zp_entry` on this thread.
+pub unsafe extern "C" fn zp_dispatch(f: *mut Frame) -> i64 {
+    // SAFETY: the assembly passes its live frame, exclusively ours for this call.
+    let f = unsafe { &mut *f };
+    if !sites::contains(f.ret.wrapping_sub(2)) {
+        // Reached the trampoline through a call that is not a rewritten site (a null function
+        // pointer): make it fault as it would natively.
+        f.action = 1;
+        return f.rax as i64;
+    }
+    let hook = HOOK.load(Ordering::Relaxed);
+    let hook: HookFn = if hook == 0 {
+        zp_next
+    } else {
+        // SAFETY: HOOK holds either 0 or a function pointer stored by __hook_init.
+        unsafe { core::mem::transmute::<usize, HookFn>(hook) }
+    };
+    // SAFETY: the hook is the user's function with the zpoline signature.
+    unsafe {
+        hook(
+            f.rax as i64,
+            f.rdi as i64,
+            f.rsi as i64,
+            f.rdx as i64,
+            f.r10 as i64,
+            f.r8 as i64,
+            f.r9 as i64,
+        )
+    }
+}
+
+const SYS_RT_SIGRETURN: i64 = libc::SYS_rt_sigreturn;
+const SYS_CLONE: i64 = libc::SYS_clone;
+const SYS_VFORK: i64 = libc::SYS_vfork;
+const SYS_CLONE3: i64 = libc::SYS_clone3;
+const CLONE_VM: i64 = libc::CLONE_VM as i64;
+const CLONE_VFORK: i64 = libc::CLONE_VFORK as i64;
+
+/// The default hook and every hook's "next": performs the system call as the kernel would have
+/// at the site.
+///
+/// # Safety
+/// A system call can do anything; the caller answers for its arguments.
+pub unsafe extern "C" fn zp_next(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
+    match nr {
+        SYS_RT_SIGRETURN | SYS_CLONE | SYS_VFORK | SYS_CLONE3 => {}
+        // SAFETY: forwarded unchanged to the kernel.
+        _ => return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) },
+    }
+    let f = arch::current_frame();
+    if f.is_null() {
+        // Not inside a dispatch (a hook calling next from elsewhere): nothing to preserve.
+        // SAFETY: forwarded unchanged to the kernel.
+        return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+    }
+    // SAFETY: the current frame belongs to the dispatch this call is made from.
+    let f = unsafe { &*f };
+    let mut args = [nr, a1, a2, a3, a4, a5, a6];
+    match nr {
+        SYS_RT_SIGRETURN => {
+            // The interrupted code's dispatch (if any) becomes the innermost again.
+            arch::set_current_frame(f.prev as *mut Frame);
+            // SAFETY: the kernel finds the signal frame at the site's stack pointer.
+            unsafe { arch::sigreturn_at(f.site_sp()) }
+        }
+        SYS_CLONE if a2 != 0 => {
+            // clone(flags, stack, ptid, ctid, tls): the child starts on `stack`.
+            args[2] = a2 - arch::CHILD_FRAME as i64;
+            // SAFETY: `stack` is the child's stack top given by the application; the block
+            // below it is free stack the child would use first.
+            unsafe { write_child_frame(args[2] as u64, f) };
+            // SAFETY: args describe a clone with the child frame in place.
+            unsafe { arch::clone_with_frame(&args, f) }
+        }
+        SYS_CLONE if a1 & CLONE_VM != 0 && a1 & CLONE_VFORK != 0 => {
+            // SAFETY: the child shares this stack; the region up to the site is preserved.
+            unsafe { arch::vfork_preserving(&args, f.site_sp()) }
+        }
+        SYS_VFORK => {
+            // SAFETY: as above.
+            unsafe { arch::vfork_preserving(&args, f.site_sp()) }
+        }
+        SYS_CLONE3 => {
+            // SAFETY: a1/a2 are the application's clone_args pointer and size.
+            unsafe { clone3(args, f) }
+        }
+        // SAFETY: forwarded unchanged to the kernel.
+        _ => unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) },
+    }
+}
+
+/// `clone3(args, size)`: when the child gets a new stack, give the kernel a copy of the
+/// arguments whose stack leaves room for the child frame (the application's struct is not
+/// modified).
+unsafe fn clone3(mut args: [i64; 7], f: &Frame) -> i64 {
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, …
+    const STACK: usize = 5;
+    const STACK_SIZE: usize = 6;
+    const MAX: usize = 32;
+    let (uargs, size) = (args[1] as *const u64, args[2] as usize);
+    if uargs.is_null() || size < 8 * (STACK_SIZE + 1) || size > 8 * MAX || size % 8 != 0 {
+        // Let the kernel answer (EFAULT, EINVAL, E2BIG) exactly as it would.
+        // SAFETY: forwarded unchanged.
+        return unsafe { arch::raw_syscall(args[0], args[1], args[2], args[3], args[4], args[5], args[6]) };
+    }
+    let mut copy = [0u64; MAX];
+    let words = size / 8;
+    // The application's struct may be unreadable: read it with the kernel's help would cost a
+    // system call; the application passed it to clone3, which reads it the same way.
+    for (i, w) in copy.iter_mut().enumerate().take(words) {
+        // SAFETY: the application passed `size` readable bytes at `uargs` (a fault here is the
+        // fault the application's own bad pointer deserves).
+        *w = unsafe { core::ptr::read_volatile(uargs.add(i)) };
+    }
+    let (stack, stack_size) = (copy[STACK], copy[STACK_SIZE]);
+    if stack == 0 || stack_size < arch::CHILD_FRAME {
+        // No new stack: a fork-like clone returns through the frames; CLONE_VFORK without a
+        // stack shares ours.
+        if copy[0] as i64 & CLONE_VM != 0 && copy[0] as i64 & CLONE_VFORK != 0 && stack == 0 {
+            // SAFETY: the child shares this stack; the region up to the site is preserved.
+            return unsafe { arch::vfork_preserving(&args, f.site_sp()) };
+        }
+        // SAFETY: forwarded unchanged.
+        return unsafe { arch::raw_syscall(args[0], args[1], args[2], args[3], args[4], args[5], args[6]) };
+    }
+    copy[STACK_SIZE] = stack_size - arch::CHILD_FRAME;
+    // SAFETY: the child's stack is [stack, stack + stack_size); the frame goes at its top.
+    unsafe { write_child_frame(stack + copy[STACK_SIZE], f) };
+    args[1] = copy.as_ptr() as i64;
+    // SAFETY: args point at our copy, which lives until the system call returns.
+    unsafe { arch::clone_with_frame(&args, f) }
+}
+
+/// Writes the block `clone_with_frame`'s child pops: the application's registers at the site.
+unsafe fn write_child_frame(at: u64, f: &Frame) {
+    let block: [u64; 14] = [
+        f.r15, f.r14, f.r13, f.r12, f.rbx, f.rbp, f.r9, f.r8, f.r10, f.rdx, f.rsi, f.rdi, f.rflags, f.ret,
+    ];
+    let p = at as *mut u64;
+    for (i, v) in block.iter().enumerate() {
+        // SAFETY: the caller vouches that [at, at + CHILD_FRAME) is the child's free stack.
+        unsafe { core::ptr::write_volatile(p.add(i), *v) };
+    }
+}

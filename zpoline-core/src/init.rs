@@ -1,0 +1,164 @@
+//! Start-up: the ELF constructor of `libzpoline.so`. It runs before `main`: detects the CPU's
+//! extended state, maps the trampoline, installs the fault handler, rewrites the code and loads
+//! the hook library. Every failure prints one line naming the cause and the fix, and exits with
+//! status 127, unless `ZPOLINE_ON_ERROR=continue`.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use std::ffi::CString;
+
+use crate::arch::x86_64::{self as arch, cpu, xstate};
+use crate::{hook, rewrite, signals, sites, sys, trampoline};
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Exit status of a start-up failure (as for a command that cannot be run).
+pub const EXIT_FAILURE: i32 = 127;
+
+fn say(msg: &str) {
+    let mut line = Vec::with_capacity(msg.len() + 10);
+    line.extend_from_slice(b"zpoline: ");
+    line.extend_from_slice(msg.as_bytes());
+    line.push(b'\n');
+    sys::write_all(2, &line);
+}
+
+/// Prints the error and exits 127, or warns and returns when the user asked to continue.
+fn fail(msg: &str, keep_going: bool) {
+    if keep_going {
+        say(&format!("warning: {msg} (ZPOLINE_ON_ERROR=continue: running without hooks)"));
+    } else {
+        say(msg);
+        sys::exit_group(EXIT_FAILURE);
+    }
+}
+
+/// Reads the CPU's extended-state configuration into the dispatcher's globals.
+pub fn detect_cpu() {
+    let [_, _, ecx1, _] = arch::cpuid(1, 0);
+    let osxsave = ecx1 & (1 << 27) != 0;
+    let mut flags = 0;
+    let mut mask = xstate::X87 | xstate::SSE;
+    let mut slow = 0;
+    let mut size = 4096;
+    if osxsave {
+        let xcr0 = arch::xgetbv(0);
+        mask = xcr0 & !xstate::PKRU;
+        let [eax_d1, ..] = arch::cpuid(0xd, 1);
+        if eax_d1 & (1 << 2) != 0 {
+            flags |= cpu::XGETBV1;
+        }
+        if eax_d1 & (1 << 1) != 0 {
+            flags |= cpu::XSAVEC;
+        }
+        if xcr0 & xstate::YMM != 0 {
+            flags |= cpu::AVX;
+        }
+        let [_, ebx7, ..] = arch::cpuid(7, 0);
+        let avx512_bits = xstate::OPMASK | xstate::ZMM_HI256 | xstate::HI16_ZMM;
+        let f_and_bw = ebx7 & (1 << 16) != 0 && ebx7 & (1 << 30) != 0;
+        if xcr0 & avx512_bits == avx512_bits && f_and_bw {
+            flags |= cpu::AVX512;
+            slow = mask & !xstate::FAST;
+        } else {
+            // Without F+BW the hand-written zmm/k code cannot run: AVX-512 state goes the slow way.
+            slow = mask & !(xstate::X87 | xstate::SSE | xstate::YMM);
+        }
+        // Size of the XSAVE image for every enabled component (standard format upper bound).
+        let [_, ebx_d0, ..] = arch::cpuid(0xd, 0);
+        let [_, ebx_d1, ..] = arch::cpuid(0xd, 1);
+        size = u64::from(ebx_d0.max(ebx_d1)).max(576).div_ceil(64) * 64;
+    }
+    if std::env::var_os("ZPOLINE_XSAVE").is_some_and(|v| v == "1") {
+        // Debug/test switch: every component through XSAVE/XRSTOR.
+        slow = mask;
+    }
+    arch::CPU_FLAGS.store(flags, Ordering::Relaxed);
+    arch::XSTATE_MASK.store(mask, Ordering::Relaxed);
+    arch::SLOW_MASK.store(slow, Ordering::Relaxed);
+    arch::XSAVE_SIZE.store(size, Ordering::Relaxed);
+}
+
+fn mmap_min_addr() -> String {
+    sys::read_file(c"/proc/sys/vm/mmap_min_addr")
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The whole start-up sequence.
+pub fn start() {
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let keep_going = std::env::var_os("ZPOLINE_ON_ERROR").is_some_and(|v| v == "continue");
+    if let Some(v) = std::env::var_os("ZPOLINE_ON_ERROR") {
+        if v != "continue" && v != "exit" {
+            say(&format!("unknown ZPOLINE_ON_ERROR={}; use 'continue' or 'exit'", v.to_string_lossy()));
+            sys::exit_group(EXIT_FAILURE);
+        }
+    }
+    detect_cpu();
+    if let Err(e) = sites::init() {
+        return fail(&format!("cannot allocate the site table (errno {e})"), keep_going);
+    }
+    // A page to fault on for calls that are not rewritten sites.
+    match sys::mmap(0, 4096, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) {
+        Ok(p) => arch::FAULT_TARGET.store(p as u64, Ordering::Relaxed),
+        Err(e) => return fail(&format!("cannot map the fault page (errno {e})"), keep_going),
+    }
+    if let Err(e) = trampoline::map(arch::zp_entry as *const () as usize as u64) {
+        let msg = match e {
+            trampoline::MapError::Forbidden(_) => format!(
+                "cannot map the trampoline at address 0: vm.mmap_min_addr is {}; run `sysctl -w vm.mmap_min_addr=0` as root",
+                mmap_min_addr()
+            ),
+            trampoline::MapError::Occupied => {
+                "cannot map the trampoline at address 0: something is already mapped there (is libzpoline.so preloaded twice?)".to_string()
+            }
+            trampoline::MapError::Other(what, e) => format!("cannot set up the trampoline at address 0: {what} failed with errno {e}"),
+        };
+        return fail(&msg, keep_going);
+    }
+    if let Err(e) = signals::install() {
+        return fail(&format!("cannot install the SIGSEGV handler (errno {e})"), keep_going);
+    }
+    let report = match rewrite::rewrite_all() {
+        Ok(r) => r,
+        Err(msg) => return fail(&msg, keep_going),
+    };
+    if std::env::var_os("ZPOLINE_DEBUG").is_some_and(|v| v == "1") {
+        say(&format!(
+            "rewrote {} sites in {} mappings ({} KiB); {} sites left unpatched (red zone), {} unreadable mappings",
+            report.rewritten,
+            report.mappings,
+            report.bytes / 1024,
+            report.skipped.len(),
+            report.unreadable.len()
+        ));
+        for (a, why, path, off) in &report.skipped {
+            say(&format!("  unpatched {a:#x} ({why:?}) at {path}+{off:#x}"));
+        }
+    }
+    if let Some(path) = std::env::var_os("LIBZPHOOK") {
+        let shown = path.to_string_lossy().into_owned();
+        let Ok(c) = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())) else {
+            return fail(&format!("LIBZPHOOK={shown} contains a NUL byte"), keep_going);
+        };
+        if shown.is_empty() {
+            return fail("LIBZPHOOK is set but empty; set it to the path of a hook library or unset it", keep_going);
+        }
+        if let Err(e) = hook::load(&c) {
+            fail(&e.message(&shown), keep_going);
+        }
+    }
+}
+
+/// The ELF constructor (not in unit-test binaries, which test the parts one by one).
+#[cfg(not(test))]
+extern "C" fn constructor() {
+    start();
+}
+
+#[cfg(not(test))]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONSTRUCTOR: extern "C" fn() = constructor;

@@ -1,0 +1,208 @@
+//! Rewriting every `syscall`/`sysenter` of the process's executable mappings into
+//! `callq *%rax` (`ff d0`).
+//!
+//! Two phases. First everything is read and decided while the code stays as it is: the
+//! mappings (`/proc/self/maps`), the function tables of the loaded objects, the sites
+//! ([`crate::decode`]). Then, with every signal blocked and without calling into any library
+//! (the pages being written may hold the very code such a call would run), each run of pages
+//! that holds sites is made writable, patched and given back its exact original protection. A
+//! site that straddles two pages simply makes both writable. No page is left writable and
+//! executable.
+
+use crate::decode::{self, Site, Unsafe};
+use crate::ehframe;
+use crate::maps::{self, Mapping};
+use crate::{sites, sys};
+
+const PAGE: u64 = 4096;
+
+/// What one rewriting pass did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// Executable mappings examined.
+    pub mappings: usize,
+    /// Bytes of code searched.
+    pub bytes: u64,
+    /// Sites rewritten to `callq *%rax`.
+    pub rewritten: usize,
+    /// Sites left as they are: address, reason, mapping path and file offset.
+    pub skipped: Vec<(u64, Unsafe, String, u64)>,
+    /// Executable mappings that could not be read (execute-only), by path.
+    pub unreadable: Vec<String>,
+}
+
+/// Whether a mapping is never rewritten: the trampoline, the kernel's legacy vsyscall page and
+/// the runtime itself (whose own `syscall` instructions must reach the kernel).
+fn excluded(m: &Mapping, own_path: &str) -> bool {
+    m.start == 0 || m.path == "[vsyscall]" || (!own_path.is_empty() && m.path == own_path)
+}
+
+/// The path of the mapping that holds the runtime's code.
+fn own_path(all: &[Mapping]) -> String {
+    let here = crate::arch::x86_64::zp_entry as *const () as usize as u64;
+    all.iter().find(|m| m.contains(here)).map(|m| m.path.clone()).unwrap_or_default()
+}
+
+/// Finds the sites of every executable mapping (phase one).
+pub fn find_all(all: &[Mapping], report: &mut Report) -> Vec<Site> {
+    let own = own_path(all);
+    let objects = ehframe::objects();
+    let mut tables: Vec<Option<Vec<ehframe::Range>>> = vec![None; objects.len()];
+    let mut out = Vec::new();
+    for m in all.iter().filter(|m| m.exec && !excluded(m, &own)) {
+        if !m.read {
+            report.unreadable.push(m.path.clone());
+            continue;
+        }
+        report.mappings += 1;
+        report.bytes += m.end - m.start;
+        let obj = objects.iter().position(|o| o.exec.iter().any(|&(s, e)| s < m.end && m.start < e));
+        let fns: &[ehframe::Range] = match obj {
+            Some(i) => {
+                if tables[i].is_none() {
+                    // SAFETY: PT_GNU_EH_FRAME of a loaded object points at its mapped table.
+                    tables[i] = Some(objects[i].eh_frame_hdr.map(|h| unsafe { ehframe::functions(h) }).unwrap_or_default());
+                }
+                tables[i].as_deref().unwrap_or(&[])
+            }
+            None => &[],
+        };
+        // SAFETY: a readable mapping from /proc/self/maps, not unmapped while we read it
+        // (start-up is single-threaded; late code is handled by its own path).
+        let bytes = unsafe { core::slice::from_raw_parts(m.start as *const u8, (m.end - m.start) as usize) };
+        for s in decode::scan(bytes, m.start, fns) {
+            // A site whose two bytes run past the mapping cannot be an instruction we rewrite.
+            if s.addr + 2 > m.end {
+                continue;
+            }
+            if let Some(why) = s.unsafe_reason {
+                report.skipped.push((s.addr, why, m.path.clone(), s.addr - m.start + m.offset));
+            }
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Page runs `[start, end)` that must be writable to patch `addrs`, each with the protection to
+/// restore, taken from the mapping that holds it.
+fn page_runs(addrs: &[u64], all: &[Mapping]) -> Vec<(u64, u64, i32)> {
+    let mut pages: Vec<u64> = addrs.iter().flat_map(|&a| [a & !(PAGE - 1), (a + 1) & !(PAGE - 1)]).collect();
+    pages.sort_unstable();
+    pages.dedup();
+    let mut runs: Vec<(u64, u64, i32)> = Vec::new();
+    for p in pages {
+        let prot = all.iter().find(|m| m.contains(p)).map_or(libc::PROT_READ | libc::PROT_EXEC, |m| m.prot());
+        match runs.last_mut() {
+            Some((_, end, pr)) if *end == p && *pr == prot => *end = p + PAGE,
+            _ => runs.push((p, p + PAGE, prot)),
+        }
+    }
+    runs
+}
+
+/// Phase two: patches `addrs` (already recorded in the site set).
+///
+/// Must not allocate or call into other libraries: the pages it makes writable may hold them.
+fn patch(addrs: &[u64], runs: &[(u64, u64, i32)]) -> Result<(), (&'static str, i32)> {
+    let old_mask = sys::sigprocmask(libc::SIG_SETMASK, Some(!0)).map_err(|e| ("rt_sigprocmask", e))?;
+    let mut result = Ok(());
+    let mut opened = 0;
+    for &(s, e, prot) in runs {
+        // Keep the pages executable while they are written when the system allows it (another
+        // thread may be running there); otherwise read-write for the instant of the write.
+        let rw = sys::mprotect(s, (e - s) as usize, prot | libc::PROT_WRITE | libc::PROT_READ)
+            .or_else(|_| sys::mprotect(s, (e - s) as usize, libc::PROT_READ | libc::PROT_WRITE));
+        if let Err(err) = rw {
+            result = Err(("mprotect", err));
+            break;
+        }
+        opened += 1;
+    }
+    if result.is_ok() {
+        for &a in addrs {
+            // SAFETY: `a` is the first byte of a decoded syscall/sysenter instruction whose page(s)
+            // were just made writable; a 2-byte store replaces it atomically within a cache line.
+            unsafe { (a as *mut u16).write_unaligned(0xd0ff) };
+        }
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    }
+    for &(s, e, prot) in &runs[..opened] {
+        if let Err(err) = sys::mprotect(s, (e - s) as usize, prot) {
+            result = Err(("mprotect", err));
+        }
+    }
+    let _ = sys::sigprocmask(libc::SIG_SETMASK, Some(old_mask));
+    result
+}
+
+/// Rewrites every safe site of every executable mapping.
+pub fn rewrite_all() -> Result<Report, String> {
+    let all = maps::read_self().map_err(|e| format!("cannot read /proc/self/maps (errno {e}); is /proc mounted?"))?;
+    let mut report = Report::default();
+    let found = find_all(&all, &mut report);
+    let mut addrs = Vec::with_capacity(found.len());
+    for s in found.iter().filter(|s| s.unsafe_reason.is_none()) {
+        if sites::insert(s.addr) {
+            addrs.push(s.addr);
+        }
+    }
+    let runs = page_runs(&addrs, &all);
+    patch(&addrs, &runs).map_err(|(what, e)| format!("{what} failed with errno {e} while rewriting code"))?;
+    report.rewritten = addrs.len();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(start: u64, end: u64, prot: &str, path: &str) -> Mapping {
+        maps::parse_line(&format!("{start:x}-{end:x} {prot} 00000000 00:00 0 {path}")).unwrap()
+    }
+
+    #[test]
+    fn straddling_site_opens_both_pages() {
+        let all = [m(0x10000, 0x13000, "r-xp", "/lib/x.so")];
+        let runs = page_runs(&[0x10fff], &all);
+        assert_eq!(runs, vec![(0x10000, 0x12000, libc::PROT_READ | libc::PROT_EXEC)]);
+    }
+
+    #[test]
+    fn runs_split_on_protection_and_gaps() {
+        let all = [m(0x10000, 0x12000, "r-xp", "/a"), m(0x12000, 0x13000, "--xp", "/a"), m(0x20000, 0x21000, "r-xp", "/b")];
+        let runs = page_runs(&[0x10010, 0x11010, 0x12010, 0x20010], &all);
+        assert_eq!(
+            runs,
+            vec![
+                (0x10000, 0x12000, libc::PROT_READ | libc::PROT_EXEC),
+                (0x12000, 0x13000, libc::PROT_EXEC),
+                (0x20000, 0x21000, libc::PROT_READ | libc::PROT_EXEC)
+            ]
+        );
+    }
+
+    #[test]
+    fn exclusions() {
+        assert!(excluded(&m(0, 0x1000, "--xp", ""), "/x/libzpoline.so"));
+        assert!(excluded(&m(0xffffffffff600000, 0xffffffffff601000, "--xp", "[vsyscall]"), ""));
+        assert!(excluded(&m(0x1000, 0x2000, "r-xp", "/x/libzpoline.so"), "/x/libzpoline.so"));
+        assert!(!excluded(&m(0x1000, 0x2000, "r-xp", "[vdso]"), "/x/libzpoline.so"));
+    }
+
+    #[test]
+    fn patch_rewrites_a_private_copy() {
+        // An executable anonymous page holding `syscall; ret`.
+        let p = sys::mmap(0, 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0).unwrap() as u64;
+        // SAFETY: p is our fresh RW page.
+        unsafe { core::ptr::copy_nonoverlapping([0x0fu8, 0x05, 0xc3].as_ptr(), (p + 0xffe) as *mut u8, 2) };
+        sys::mprotect(p, 4096, libc::PROT_READ | libc::PROT_EXEC).unwrap();
+        let all = [m(p, p + 4096, "r-xp", "")];
+        patch(&[p + 0x10], &page_runs(&[p + 0x10], &all)).unwrap();
+        // SAFETY: the page is readable.
+        let b = unsafe { core::ptr::read((p + 0x10) as *const [u8; 2]) };
+        assert_eq!(b, [0xff, 0xd0]);
+        let now = maps::read_self().unwrap().into_iter().find(|x| x.contains(p)).unwrap();
+        assert!(now.read && now.exec && !now.write);
+    }
+}

@@ -1,0 +1,199 @@
+//! The fault handler that keeps out-of-range system call numbers alive.
+//!
+//! A rewritten site calls address `%rax`. Numbers below the stub land in the trampoline's
+//! funnel; any other value (1000 lands on `hlt`, -1 and x32 numbers on unmapped memory) faults
+//! *before* anything else happens, with `rip == rax` and the site's return address on top of the
+//! stack. The SIGSEGV handler recognises exactly that state and resumes at the dispatcher, which
+//! hands the number to the hook and the kernel like any other (the kernel answers ENOSYS).
+//!
+//! The application keeps its own SIGSEGV semantics: its `rt_sigaction(SIGSEGV, …)` calls are
+//! answered from a table (it sees its own handler), and faults that are not ours go to its
+//! handler with its mask and flags, or, with the default action, kill the process as before.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::arch::x86_64 as arch;
+use crate::{sites, sys};
+
+/// The kernel's `struct sigaction` for rt_sigaction(2) on x86-64.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct KSigaction {
+    /// Handler address, or SIG_DFL (0) / SIG_IGN (1).
+    pub handler: u64,
+    /// SA_* flags.
+    pub flags: u64,
+    /// SA_RESTORER function.
+    pub restorer: u64,
+    /// Blocked signals while the handler runs.
+    pub mask: u64,
+}
+
+const SIGSEGV: i64 = libc::SIGSEGV as i64;
+const SA_SIGINFO: u64 = libc::SA_SIGINFO as u64;
+const SA_ONSTACK: u64 = libc::SA_ONSTACK as u64;
+const SA_NODEFER: u64 = libc::SA_NODEFER as u64;
+const SA_RESETHAND: u64 = libc::SA_RESETHAND as u64;
+const SA_RESTORER: u64 = 0x0400_0000;
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// The application's view of its SIGSEGV action: a small ring of slots published through an
+/// index, so the handler reads a consistent copy without a lock.
+static SLOTS: [[AtomicU64; 4]; 8] = [const { [const { AtomicU64::new(0) }; 4] }; 8];
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static NEXT: AtomicUsize = AtomicUsize::new(1);
+
+fn app_action() -> KSigaction {
+    let s = &SLOTS[CURRENT.load(Ordering::Acquire) % SLOTS.len()];
+    KSigaction {
+        handler: s[0].load(Ordering::Relaxed),
+        flags: s[1].load(Ordering::Relaxed),
+        restorer: s[2].load(Ordering::Relaxed),
+        mask: s[3].load(Ordering::Relaxed),
+    }
+}
+
+fn set_app_action(a: &KSigaction) {
+    let i = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS.len();
+    let s = &SLOTS[i];
+    s[0].store(a.handler, Ordering::Relaxed);
+    s[1].store(a.flags, Ordering::Relaxed);
+    s[2].store(a.restorer, Ordering::Relaxed);
+    s[3].store(a.mask, Ordering::Relaxed);
+    CURRENT.store(i, Ordering::Release);
+}
+
+fn rt_sigaction(sig: i64, act: Option<&KSigaction>, old: Option<&mut KSigaction>) -> Result<i64, i32> {
+    let a = act.map_or(0, |a| a as *const KSigaction as i64);
+    let o = old.map_or(0, |o| o as *mut KSigaction as i64);
+    sys::syscall6(libc::SYS_rt_sigaction, [sig, a, o, 8, 0, 0])
+}
+
+fn ours(app_flags: u64) -> KSigaction {
+    KSigaction {
+        handler: handler as *const () as usize as u64,
+        flags: SA_SIGINFO | SA_RESTORER | SA_NODEFER | (app_flags & SA_ONSTACK),
+        restorer: arch::restore_rt as *const () as usize as u64,
+        mask: 0,
+    }
+}
+
+/// Installs the handler, remembering the action the application had.
+pub fn install() -> Result<(), i32> {
+    let mut old = KSigaction::default();
+    rt_sigaction(SIGSEGV, Some(&ours(0)), Some(&mut old))?;
+    set_app_action(&old);
+    let restore_prev = ours(old.flags);
+    rt_sigaction(SIGSEGV, Some(&restore_prev), None)?;
+    INSTALLED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// `rt_sigaction(sig, act, oldact, size)` on behalf of the application: SIGSEGV is answered
+/// from the table; other signals return `None` (perform the real system call).
+///
+/// # Safety
+/// `act` / `old` are the application's pointers (null or valid for the kernel's struct).
+pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> {
+    if sig != SIGSEGV || !INSTALLED.load(Ordering::Acquire) {
+        return None;
+    }
+    if size != 8 {
+        return Some(-(libc::EINVAL as i64));
+    }
+    let prev = app_action();
+    if act != 0 {
+        // SAFETY: the application passed a readable struct sigaction.
+        let new = unsafe { core::ptr::read_volatile(act as *const KSigaction) };
+        set_app_action(&new);
+        if rt_sigaction(SIGSEGV, Some(&ours(new.flags)), None).is_err() {
+            return Some(-(libc::EINVAL as i64));
+        }
+    }
+    if old != 0 {
+        // SAFETY: the application passed a writable struct sigaction.
+        unsafe { core::ptr::write_volatile(old as *mut KSigaction, prev) };
+    }
+    Some(0)
+}
+
+const REG_RAX: usize = libc::REG_RAX as usize;
+const REG_RSP: usize = libc::REG_RSP as usize;
+const REG_RIP: usize = libc::REG_RIP as usize;
+
+/// Whether a fault at `rip` with `rax`, `rsp` is a rewritten site calling an out-of-range number.
+fn is_out_of_range_call(rip: u64, rax: u64, rsp: u64) -> bool {
+    if rip != rax || rsp == 0 || rsp % 8 != 0 {
+        return false;
+    }
+    // SAFETY: the faulting call has just pushed its return address at rsp, so it is mapped.
+    let ret = unsafe { core::ptr::read_volatile(rsp as *const u64) };
+    sites::contains(ret.wrapping_sub(2))
+}
+
+extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
+    let uc = unsafe { &mut *(ctx as *mut libc::ucontext_t) };
+    let g = &mut uc.uc_mcontext.gregs;
+    let (rip, rax, rsp) = (g[REG_RIP] as u64, g[REG_RAX] as u64, g[REG_RSP] as u64);
+    if is_out_of_range_call(rip, rax, rsp) {
+        g[REG_RIP] = arch::zp_entry as *const () as usize as i64;
+        return;
+    }
+    forward(sig, info, ctx);
+}
+
+/// Delivers a fault that is not ours as the application asked.
+fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let act = app_action();
+    if act.handler <= 1 {
+        // SIG_DFL (or SIG_IGN, which the kernel overrides for faults): restore the default
+        // and let the fault happen again, so the process dies exactly as it would have.
+        let dfl = KSigaction { handler: 0, flags: SA_RESTORER, restorer: arch::restore_rt as *const () as usize as u64, mask: 0 };
+        let _ = rt_sigaction(SIGSEGV, Some(&dfl), None);
+        INSTALLED.store(false, Ordering::Release);
+        // SAFETY: the kernel passes a valid siginfo.
+        let code = unsafe { (*info).si_code };
+        if code <= 0 {
+            // Sent by kill/tgkill, not a fault: send it again.
+            let pid = sys::syscall6(libc::SYS_getpid, [0; 6]).unwrap_or(0);
+            let tid = sys::syscall6(libc::SYS_gettid, [0; 6]).unwrap_or(0);
+            let _ = sys::syscall6(libc::SYS_tgkill, [pid, tid, SIGSEGV, 0, 0, 0]);
+        }
+        return;
+    }
+    let mut block = act.mask;
+    if act.flags & SA_NODEFER == 0 {
+        block |= 1 << (SIGSEGV - 1);
+    }
+    let _ = sys::sigprocmask(libc::SIG_BLOCK, Some(block));
+    if act.flags & SA_RESETHAND != 0 {
+        set_app_action(&KSigaction::default());
+    }
+    if act.flags & SA_SIGINFO != 0 {
+        // SAFETY: the application registered a three-argument handler.
+        let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) = unsafe { core::mem::transmute(act.handler as *const () as usize) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: the application registered a one-argument handler.
+        let f: extern "C" fn(i32) = unsafe { core::mem::transmute(act.handler as *const () as usize) };
+        f(sig);
+    }
+    // Returning restores the interrupted mask (and any context change the handler made).
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_ours_unless_rip_equals_rax() {
+        let v = 0u64;
+        assert!(!is_out_of_range_call(1, 2, &v as *const u64 as u64));
+        assert!(!is_out_of_range_call(5, 5, 0));
+        // a return address that is not a site
+        let ret = [0x1234u64];
+        assert!(!is_out_of_range_call(5, 5, ret.as_ptr() as u64));
+    }
+}
