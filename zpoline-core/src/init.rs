@@ -127,10 +127,11 @@ pub fn start() {
     };
     if std::env::var_os("ZPOLINE_DEBUG").is_some_and(|v| v == "1") {
         say(&format!(
-            "rewrote {} sites in {} mappings ({} KiB); {} sites left unpatched (red zone), {} unreadable mappings",
+            "rewrote {} sites in {} mappings ({} KiB), {} red-zone sites through stubs; {} sites left unpatched, {} unreadable mappings",
             report.rewritten,
             report.mappings,
             report.bytes / 1024,
+            report.stubbed,
             report.skipped.len(),
             report.unreadable.len()
         ));

@@ -21,5 +21,6 @@ pub mod maps;
 pub mod rewrite;
 pub mod signals;
 pub mod sites;
+pub mod stubs;
 pub mod sys;
 pub mod trampoline;

@@ -12,6 +12,7 @@
 use crate::decode::{self, Site, Unsafe};
 use crate::ehframe;
 use crate::maps::{self, Mapping};
+use crate::stubs::{self, Stubs};
 use crate::{sites, sys};
 
 const PAGE: u64 = 4096;
@@ -25,6 +26,8 @@ pub struct Report {
     pub bytes: u64,
     /// Sites rewritten to `callq *%rax`.
     pub rewritten: usize,
+    /// Red-zone sites rewritten to a `jmp` into a stub.
+    pub stubbed: usize,
     /// Sites left as they are: address, reason, mapping path and file offset.
     pub skipped: Vec<(u64, Unsafe, String, u64)>,
     /// Executable mappings that could not be read (execute-only), by path.
@@ -86,8 +89,15 @@ pub fn find_all(all: &[Mapping], report: &mut Report) -> Vec<Site> {
 
 /// Page runs `[start, end)` that must be writable to patch `addrs`, each with the protection to
 /// restore, taken from the mapping that holds it.
-fn page_runs(addrs: &[u64], all: &[Mapping]) -> Vec<(u64, u64, i32)> {
-    let mut pages: Vec<u64> = addrs.iter().flat_map(|&a| [a & !(PAGE - 1), (a + 1) & !(PAGE - 1)]).collect();
+fn page_runs(writes: &[Write], all: &[Mapping]) -> Vec<(u64, u64, i32)> {
+    let mut pages: Vec<u64> = writes
+        .iter()
+        .flat_map(|w| {
+            let first = w.addr & !(PAGE - 1);
+            let last = (w.addr + w.len as u64 - 1) & !(PAGE - 1);
+            (first..=last).step_by(PAGE as usize)
+        })
+        .collect();
     pages.sort_unstable();
     pages.dedup();
     let mut runs: Vec<(u64, u64, i32)> = Vec::new();
@@ -101,10 +111,26 @@ fn page_runs(addrs: &[u64], all: &[Mapping]) -> Vec<(u64, u64, i32)> {
     runs
 }
 
-/// Phase two: patches `addrs` (already recorded in the site set).
+/// Bytes to store at an address during phase two.
+#[derive(Debug, Clone, Copy)]
+struct Write {
+    addr: u64,
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl Write {
+    fn new(addr: u64, b: &[u8]) -> Write {
+        let mut bytes = [0u8; 16];
+        bytes[..b.len()].copy_from_slice(b);
+        Write { addr, bytes, len: b.len() }
+    }
+}
+
+/// Phase two: performs `writes` (their sites are already in the site set).
 ///
 /// Must not allocate or call into other libraries: the pages it makes writable may hold them.
-fn patch(addrs: &[u64], runs: &[(u64, u64, i32)]) -> Result<(), (&'static str, i32)> {
+fn patch(writes: &[Write], runs: &[(u64, u64, i32)]) -> Result<(), (&'static str, i32)> {
     let old_mask = sys::sigprocmask(libc::SIG_SETMASK, Some(!0)).map_err(|e| ("rt_sigprocmask", e))?;
     let mut result = Ok(());
     let mut opened = 0;
@@ -120,10 +146,17 @@ fn patch(addrs: &[u64], runs: &[(u64, u64, i32)]) -> Result<(), (&'static str, i
         opened += 1;
     }
     if result.is_ok() {
-        for &a in addrs {
-            // SAFETY: `a` is the first byte of a decoded syscall/sysenter instruction whose page(s)
-            // were just made writable; a 2-byte store replaces it atomically within a cache line.
-            unsafe { (a as *mut u16).write_unaligned(0xd0ff) };
+        for w in writes {
+            if w.len == 2 {
+                // SAFETY: `w.addr` is the first byte of a decoded syscall/sysenter instruction whose
+                // page(s) were just made writable; one 2-byte store replaces it.
+                unsafe { (w.addr as *mut u16).write_unaligned(u16::from_le_bytes([w.bytes[0], w.bytes[1]])) };
+            } else {
+                for i in 0..w.len {
+                    // SAFETY: decoded instructions being replaced, in pages made writable above.
+                    unsafe { core::ptr::write_volatile((w.addr + i as u64) as *mut u8, w.bytes[i]) };
+                }
+            }
         }
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
     }
@@ -141,15 +174,37 @@ pub fn rewrite_all() -> Result<Report, String> {
     let all = maps::read_self().map_err(|e| format!("cannot read /proc/self/maps (errno {e}); is /proc mounted?"))?;
     let mut report = Report::default();
     let found = find_all(&all, &mut report);
-    let mut addrs = Vec::with_capacity(found.len());
-    for s in found.iter().filter(|s| s.unsafe_reason.is_none()) {
-        if sites::insert(s.addr) {
-            addrs.push(s.addr);
+    let entry = crate::arch::x86_64::zp_entry as *const () as u64;
+    let mut writes = Vec::with_capacity(found.len());
+    let mut stubs = Stubs::default();
+    for s in &found {
+        match (s.unsafe_reason, s.takeover) {
+            (None, _) => {
+                if sites::insert(s.addr) {
+                    writes.push(Write::new(s.addr, &[0xff, 0xd0]));
+                    report.rewritten += 1;
+                }
+            }
+            (Some(_), Some(t)) if s.addr - t <= 8 => {
+                let Some(at) = stubs.alloc(t, (s.addr - t) as usize + stubs::TAIL, &all) else { continue };
+                // SAFETY: [t, s) are decoded instructions of a readable mapping.
+                let moved = unsafe { core::slice::from_raw_parts(t as *const u8, (s.addr - t) as usize) };
+                let (code, ret) = stubs::build(at, moved, s.addr, entry);
+                if !sites::insert(ret - 2) {
+                    continue;
+                }
+                // SAFETY: `at` is inside a stub page we mapped read-write and have not sealed.
+                unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), at as *mut u8, code.len()) };
+                writes.push(Write::new(t, &stubs::patch_bytes(t, s.addr, at)));
+                report.stubbed += 1;
+                report.skipped.retain(|k| k.0 != s.addr);
+            }
+            _ => {}
         }
     }
-    let runs = page_runs(&addrs, &all);
-    patch(&addrs, &runs).map_err(|(what, e)| format!("{what} failed with errno {e} while rewriting code"))?;
-    report.rewritten = addrs.len();
+    stubs.seal().map_err(|e| format!("mprotect failed with errno {e} while sealing stubs"))?;
+    let runs = page_runs(&writes, &all);
+    patch(&writes, &runs).map_err(|(what, e)| format!("{what} failed with errno {e} while rewriting code"))?;
     Ok(report)
 }
 
@@ -164,14 +219,15 @@ mod tests {
     #[test]
     fn straddling_site_opens_both_pages() {
         let all = [m(0x10000, 0x13000, "r-xp", "/lib/x.so")];
-        let runs = page_runs(&[0x10fff], &all);
+        let runs = page_runs(&[Write::new(0x10fff, &[0xff, 0xd0])], &all);
         assert_eq!(runs, vec![(0x10000, 0x12000, libc::PROT_READ | libc::PROT_EXEC)]);
     }
 
     #[test]
     fn runs_split_on_protection_and_gaps() {
         let all = [m(0x10000, 0x12000, "r-xp", "/a"), m(0x12000, 0x13000, "--xp", "/a"), m(0x20000, 0x21000, "r-xp", "/b")];
-        let runs = page_runs(&[0x10010, 0x11010, 0x12010, 0x20010], &all);
+        let w: Vec<Write> = [0x10010, 0x11010, 0x12010, 0x20010].iter().map(|&a| Write::new(a, &[0xff, 0xd0])).collect();
+        let runs = page_runs(&w, &all);
         assert_eq!(
             runs,
             vec![
@@ -198,7 +254,8 @@ mod tests {
         unsafe { core::ptr::copy_nonoverlapping([0x0fu8, 0x05, 0xc3].as_ptr(), (p + 0xffe) as *mut u8, 2) };
         sys::mprotect(p, 4096, libc::PROT_READ | libc::PROT_EXEC).unwrap();
         let all = [m(p, p + 4096, "r-xp", "")];
-        patch(&[p + 0x10], &page_runs(&[p + 0x10], &all)).unwrap();
+        let w = [Write::new(p + 0x10, &[0xff, 0xd0])];
+        patch(&w, &page_runs(&w, &all)).unwrap();
         // SAFETY: the page is readable.
         let b = unsafe { core::ptr::read((p + 0x10) as *const [u8; 2]) };
         assert_eq!(b, [0xff, 0xd0]);
