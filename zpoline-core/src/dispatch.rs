@@ -18,8 +18,8 @@ use crate::sites;
 pub struct Frame {
     /// The thread's previous innermost frame (restored in `zp_tls` on the way out).
     pub prev: u64,
-    /// Extended-state components live at entry (and saved).
-    pub xinuse: u64,
+    /// The hook function called for this system call.
+    pub hook: u64,
     /// 0: return to the site; 1: the caller was not a rewritten site, fault.
     pub action: u64,
     /// Address of the saved vector state.
@@ -81,37 +81,23 @@ pub type HookFn = unsafe extern "C" fn(i64, i64, i64, i64, i64, i64, i64) -> i64
 /// "next" and stores its own function: a `usize` has the layout of a C function pointer.
 pub static HOOK: AtomicUsize = AtomicUsize::new(0);
 
-/// Called by the dispatcher assembly with the frame it built.
+/// Called by the dispatcher assembly with the frame it built, before anything else: returns
+/// the hook to call, or 0 (and `action = 1`) when the caller is not a rewritten site.
 ///
 /// # Safety
 /// `f` must be the frame built by `zp_entry` on this thread.
-pub unsafe extern "C" fn zp_dispatch(f: *mut Frame) -> i64 {
+pub unsafe extern "C" fn zp_prepare(f: *mut Frame) -> usize {
     // SAFETY: the assembly passes its live frame, exclusively ours for this call.
     let f = unsafe { &mut *f };
     if !sites::contains(f.ret.wrapping_sub(2)) {
         // Reached the trampoline through a call that is not a rewritten site (a null function
         // pointer): make it fault as it would natively.
         f.action = 1;
-        return f.rax as i64;
+        return 0;
     }
-    let hook = HOOK.load(Ordering::Relaxed);
-    let hook: HookFn = if hook == 0 {
-        zp_next
-    } else {
-        // SAFETY: HOOK holds either 0 or a function pointer stored by __hook_init.
-        unsafe { core::mem::transmute::<usize, HookFn>(hook) }
-    };
-    // SAFETY: the hook is the user's function with the zpoline signature.
-    unsafe {
-        hook(
-            f.rax as i64,
-            f.rdi as i64,
-            f.rsi as i64,
-            f.rdx as i64,
-            f.r10 as i64,
-            f.r8 as i64,
-            f.r9 as i64,
-        )
+    match HOOK.load(Ordering::Relaxed) {
+        0 => arch::zp_next as *const () as usize,
+        h => h,
     }
 }
 
@@ -121,17 +107,34 @@ const SYS_VFORK: i64 = libc::SYS_vfork;
 const SYS_CLONE3: i64 = libc::SYS_clone3;
 const CLONE_VM: i64 = libc::CLONE_VM as i64;
 const CLONE_VFORK: i64 = libc::CLONE_VFORK as i64;
+const SYS_RT_SIGACTION: i64 = libc::SYS_rt_sigaction;
+const SYS_ARCH_PRCTL: i64 = libc::SYS_arch_prctl;
+const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
 
-/// The default hook and every hook's "next": performs the system call as the kernel would have
-/// at the site.
+/// The system calls [`arch::zp_next`] does not perform with a plain `syscall`.
 ///
 /// # Safety
 /// A system call can do anything; the caller answers for its arguments.
-pub unsafe extern "C" fn zp_next(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
+pub unsafe extern "C" fn next_special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
     match nr {
-        SYS_RT_SIGRETURN | SYS_CLONE | SYS_VFORK | SYS_CLONE3 => {}
-        // SAFETY: forwarded unchanged to the kernel.
-        _ => return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) },
+        SYS_RT_SIGACTION => {
+            // SAFETY: the application's own arguments to rt_sigaction.
+            if let Some(r) = unsafe { crate::signals::sigaction(a1, a2, a3, a4) } {
+                return r;
+            }
+            // SAFETY: forwarded unchanged to the kernel.
+            return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+        }
+        SYS_ARCH_PRCTL => {
+            // SAFETY: forwarded unchanged to the kernel.
+            let r = unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+            if a1 == ARCH_REQ_XCOMP_PERM && r == 0 {
+                // AMX tiles may now hold state: save everything with XSAVE from now on.
+                arch::CPU_FLAGS.fetch_or(arch::cpu::SLOW, Ordering::SeqCst);
+            }
+            return r;
+        }
+        _ => {}
     }
     let f = arch::current_frame();
     if f.is_null() {

@@ -4,7 +4,8 @@
 use core::ffi::{CStr, c_void};
 use core::sync::atomic::Ordering;
 
-use crate::dispatch::{HOOK, zp_next};
+use crate::arch::x86_64::zp_next;
+use crate::dispatch::HOOK;
 
 /// What went wrong while loading a hook library; each names the cause and the fix.
 #[derive(Debug, PartialEq, Eq)]

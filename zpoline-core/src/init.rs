@@ -32,21 +32,15 @@ fn fail(msg: &str, keep_going: bool) {
     }
 }
 
-/// Reads the CPU's extended-state configuration into the dispatcher's globals.
+/// Reads the CPU's extended-state configuration into the dispatcher's flags.
 pub fn detect_cpu() {
     let [_, _, ecx1, _] = arch::cpuid(1, 0);
     let osxsave = ecx1 & (1 << 27) != 0;
     let mut flags = 0;
-    let mut mask = xstate::X87 | xstate::SSE;
-    let mut slow = 0;
     let mut size = 4096;
     if osxsave {
         let xcr0 = arch::xgetbv(0);
-        mask = xcr0 & !xstate::PKRU;
         let [eax_d1, ..] = arch::cpuid(0xd, 1);
-        if eax_d1 & (1 << 2) != 0 {
-            flags |= cpu::XGETBV1;
-        }
         if eax_d1 & (1 << 1) != 0 {
             flags |= cpu::XSAVEC;
         }
@@ -56,12 +50,19 @@ pub fn detect_cpu() {
         let [_, ebx7, ..] = arch::cpuid(7, 0);
         let avx512_bits = xstate::OPMASK | xstate::ZMM_HI256 | xstate::HI16_ZMM;
         let f_and_bw = ebx7 & (1 << 16) != 0 && ebx7 & (1 << 30) != 0;
-        if xcr0 & avx512_bits == avx512_bits && f_and_bw {
-            flags |= cpu::AVX512;
-            slow = mask & !xstate::FAST;
-        } else {
-            // Without F+BW the hand-written zmm/k code cannot run: AVX-512 state goes the slow way.
-            slow = mask & !(xstate::X87 | xstate::SSE | xstate::YMM);
+        if xcr0 & avx512_bits != 0 {
+            if xcr0 & avx512_bits == avx512_bits && f_and_bw {
+                flags |= cpu::AVX512;
+            } else {
+                flags |= cpu::SLOW;
+            }
+        }
+        // AMX tiles (17, 18) hold state only after arch_prctl(ARCH_REQ_XCOMP_PERM), which
+        // switches to the slow path; PKRU is never touched by hooks. Anything else unknown:
+        // let XSAVE handle it.
+        let known = xstate::FAST | xstate::PKRU | (1 << 17) | (1 << 18);
+        if xcr0 & !known != 0 {
+            flags |= cpu::SLOW;
         }
         // Size of the XSAVE image for every enabled component (standard format upper bound).
         let [_, ebx_d0, ..] = arch::cpuid(0xd, 0);
@@ -69,12 +70,10 @@ pub fn detect_cpu() {
         size = u64::from(ebx_d0.max(ebx_d1)).max(576).div_ceil(64) * 64;
     }
     if std::env::var_os("ZPOLINE_XSAVE").is_some_and(|v| v == "1") {
-        // Debug/test switch: every component through XSAVE/XRSTOR.
-        slow = mask;
+        // Every component through XSAVE/XRSTOR (tests the slow path on any machine).
+        flags |= cpu::SLOW;
     }
     arch::CPU_FLAGS.store(flags, Ordering::Relaxed);
-    arch::XSTATE_MASK.store(mask, Ordering::Relaxed);
-    arch::SLOW_MASK.store(slow, Ordering::Relaxed);
     arch::XSAVE_SIZE.store(size, Ordering::Relaxed);
 }
 

@@ -24,7 +24,7 @@
 //!           | rcx r11 rbx r12 r13 r14 r15  |  everything else the hook may clobber
 //!  F+24     | vsave: address of the vector area
 //!  F+16     | action: 0 = return to site, 1 = not a site: raise a fault
-//!  F+8      | xinuse: XINUSE & handled components at entry
+//!  F+8      | hook: the function called
 //!  F = S-288| prev: the thread's previous current frame    <- zp_tls.cur points here
 //!           | (padding to 64 bytes)
 //!           | vector area: zmm0-31/ymm0-15/xmm0-15, k0-7, mxcsr, fxsave (fast path)
@@ -37,7 +37,7 @@
 
 use core::arch::{asm, global_asm, naked_asm};
 
-use crate::dispatch::{zp_dispatch, Frame};
+use crate::dispatch::{zp_prepare, Frame};
 
 /// Bytes from the frame base `F` to the application's stack pointer at the site.
 pub const FRAME_TO_SITE_SP: u64 = 288;
@@ -46,14 +46,15 @@ const _VSAVE_OFF: usize = 24;
 
 /// CPU feature bits read by the dispatcher (see [`CPU_FLAGS`]).
 pub mod cpu {
-    /// `xgetbv` with `ecx = 1` (XINUSE) is available.
-    pub const XGETBV1: u64 = 1 << 0;
     /// AVX is enabled (vzeroupper, VEX moves).
     pub const AVX: u64 = 1 << 1;
     /// AVX-512 F+BW is enabled: zmm16-31 and k0-7 exist and are saved by hand.
     pub const AVX512: u64 = 1 << 2;
     /// `xsavec` is available for the slow path (else `xsave`).
     pub const XSAVEC: u64 = 1 << 3;
+    /// Save the extended state with XSAVE/XRSTOR (AMX permitted, AVX-512 without BW, or
+    /// `ZPOLINE_XSAVE=1`).
+    pub const SLOW: u64 = 1 << 4;
 }
 
 /// XSTATE component bits (XCR0 / XINUSE).
@@ -78,10 +79,6 @@ pub mod xstate {
 
 /// Feature bits of [`cpu`], set once at start-up before any site is rewritten.
 pub static CPU_FLAGS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-/// Components that are saved at all: XCR0 without PKRU.
-pub static XSTATE_MASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0x3);
-/// Components that force the slow (XSAVE) path when in use, e.g. AMX tiles.
-pub static SLOW_MASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 /// Size of the XSAVE area for the slow path, a multiple of 64.
 pub static XSAVE_SIZE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(4096);
 /// Where a call through a null (or non-site) pointer is sent to fault: a PROT_NONE page.
@@ -142,6 +139,12 @@ pub fn set_current_frame(f: *mut Frame) {
 /// `callq *%rax`; returns to the site with the kernel's register contract (see the module
 /// docs for the frame). Not callable from Rust.
 ///
+/// Every `ret` executed after a system call returns to a `call` made before it; on CPUs whose
+/// kernel refills the return stack buffer on the way back to user space (this machine's does),
+/// each such `ret` is mispredicted (~30 ns). So the hook is called from here directly, the
+/// default "next" ([`zp_next`]) goes back with an indirect `jmp`, and so does the dispatcher:
+/// a pass-through hook that tail-calls "next" runs with no mispredicted return at all.
+///
 /// # Safety
 /// Only the trampoline (and the fault handler redirecting an out-of-range number) may enter it,
 /// with `rsp` pointing at the return address pushed by a rewritten site.
@@ -162,12 +165,12 @@ pub unsafe extern "C" fn zp_entry() {
         "push %r9",                      // rbp-56:  a6
         "push %rcx",                     // rbp-64:  rcx (kept for the fault path)
         "push %r11",                     // rbp-72:  r11 (kept for the fault path)
-        "push %rbx",                     // rbp-80:  rbx (we keep xinuse in it)
+        "push %rbx",                     // rbp-80:  rbx (we keep the hook in it)
         "push %r12",                     // rbp-88:  r12 (we keep the vector area in it)
         "push %r13",                     // rbp-96
         "push %r14",                     // rbp-104
         "push %r15",                     // rbp-112
-        "sub $32, %rsp",                 // F = rbp-144: prev, xinuse, action, vsave
+        "sub $32, %rsp",                 // F = rbp-144: prev, hook, action, vsave
         "cld",                           // the C ABI wants DF clear in the hook
         // ---- link the frame into this thread's zp_tls --------------------------------------
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
@@ -175,20 +178,17 @@ pub unsafe extern "C" fn zp_entry() {
         "mov %r11, 0(%rsp)",             // F.prev = r11
         "mov %rsp, %fs:(%rcx)",          // zp_tls.cur = F
         "movq $0, 16(%rsp)",             // F.action = return to the site
-        // ---- which extended-state components hold live data? -------------------------------
-        "mov {xmask}(%rip), %rax",       // rax = every saved component (fallback: all in use)
-        "testq ${xgetbv1}, {flags}(%rip)", // XINUSE readable?
-        "jz 2f",                         // no: treat every component as in use
-        "mov $1, %ecx",                  // xgetbv leaf 1 = XINUSE
-        "xgetbv",                        // edx:eax = components not in their initial state
-        "shl $32, %rdx",                 // rdx = high half in place
-        "or %rdx, %rax",                 // rax = XINUSE
-        "and {xmask}(%rip), %rax",       // rax = XINUSE & saved components
-        "2:",
-        "mov %rax, %rbx",                // rbx = live components (callee-saved: survives the hook)
-        "mov %rax, 8(%rsp)",             // F.xinuse = rbx
+        // ---- is the caller a rewritten site? which hook? (before the system call: the
+        //      return of this call is predicted) ----------------------------------------------
+        "mov %rsp, %rdi",                // arg0 = F
+        "call {prepare}",                // rax = hook, or 0 (F.action = 1) for a non-site caller
+        "test %rax, %rax",
+        "jz 5f",                         // not a site: fault like natively
+        "mov %rax, %rbx",                // rbx = hook (callee-saved)
+        "mov %rax, 8(%rsp)",             // F.hook
+        // ---- extended state -----------------------------------------------------------------
         "and $-64, %rsp",                // 64-byte alignment for zmm stores and XSAVE
-        "test {slow}(%rip), %rbx",       // a component only XSAVE handles (AMX...)?
+        "testq ${slow}, {flags}(%rip)",  // XSAVE path?
         "jnz 3f",
         "sub ${fast_area}, %rsp",        // fast path: fixed-size area
         "jmp 4f",
@@ -197,20 +197,26 @@ pub unsafe extern "C" fn zp_entry() {
         "4:",
         "mov %rsp, %r12",                // r12 = vector area (callee-saved: survives the hook)
         "mov %r12, -120(%rbp)",          // F.vsave = r12
-        "call {save}",                   // save the live components (clobbers rax, rdx)
-        // ---- call the Rust side ---------------------------------------------------------
-        "lea -144(%rbp), %rdi",          // arg0 = F
-        "call {dispatch}",               // rax = zp_dispatch(F); rsp is 16-byte aligned here
+        "call {save}",                   // save the extended state (clobbers rax, rdx)
+        // ---- hook(nr, a1, a2, a3, a4, a5, a6) ---------------------------------------------
+        "sub $16, %rsp",                 // room for the seventh argument, alignment kept
+        "mov -56(%rbp), %rax",           // a6 (application r9)
+        "mov %rax, (%rsp)",              // seventh C argument on the stack
+        "mov -8(%rbp), %rdi",            // nr
+        "mov -16(%rbp), %rsi",           // a1 (rdi)
+        "mov -24(%rbp), %rdx",           // a2 (rsi)
+        "mov -32(%rbp), %rcx",           // a3 (rdx)
+        "mov -40(%rbp), %r8",            // a4 (r10)
+        "mov -48(%rbp), %r9",            // a5 (r8)
+        "call *%rbx",                    // rax = the hook's result
         "mov %rax, -8(%rbp)",            // F.rax = result (popped into rax below)
-        "call {restore}",                // restore the vector state (clobbers rax, rdx)
+        "call {restore}",                // restore the extended state (clobbers rax, rdx)
         // ---- unlink the frame and restore the registers --------------------------------
         "lea -144(%rbp), %rsp",          // rsp = F
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
         "mov 0(%rsp), %r11",             // r11 = F.prev
         "mov %r11, %fs:(%rcx)",          // zp_tls.cur = F.prev
-        "cmpq $0, 16(%rsp)",             // F.action: was the caller a rewritten site?
-        "jne 5f",
-        "add $32, %rsp",                 // drop prev, xinuse, action, vsave
+        "add $32, %rsp",                 // drop prev, hook, action, vsave
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -228,11 +234,14 @@ pub unsafe extern "C" fn zp_entry() {
         "mov (%rsp), %r11",              // r11 = rflags, as the kernel leaves it
         "popfq",                         // application flags (DF included)
         "mov 120(%rsp), %rcx",           // rcx = return address, as the kernel leaves it
-        "lea 120(%rsp), %rsp",           // rsp = S-8 (lea keeps the flags)
-        "ret",                           // back to site + 2 with rsp = S
+        "lea 128(%rsp), %rsp",           // rsp = S (lea keeps the flags)
+        "jmp *%rcx",                     // back to site + 2 (an indirect jump: predicted)
         // ---- not a rewritten site (call through a null pointer): fault like natively ----------
         "5:",
-        "add $32, %rsp",                 // drop prev, xinuse, action, vsave
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "mov 0(%rsp), %r11",             // r11 = F.prev
+        "mov %r11, %fs:(%rcx)",          // zp_tls.cur = F.prev
+        "add $32, %rsp",                 // drop prev, hook, action, vsave
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -251,42 +260,45 @@ pub unsafe extern "C" fn zp_entry() {
         "popfq",
         "lea 120(%rsp), %rsp",           // rsp = S-8: the return address stays pushed, as natively
         "jmp *{fault}(%rip)",            // execute a PROT_NONE page: SIGSEGV
-        xmask = sym XSTATE_MASK,
         flags = sym CPU_FLAGS,
-        xgetbv1 = const cpu::XGETBV1,
-        slow = sym SLOW_MASK,
+        slow = const cpu::SLOW,
         xsize = sym XSAVE_SIZE,
         fast_area = const FAST_AREA,
+        prepare = sym zp_prepare,
         save = sym vec_save,
         restore = sym vec_restore,
-        dispatch = sym zp_dispatch,
         fault = sym FAULT_TARGET,
         options(att_syntax),
     )
 }
 
-/// Saves the live extended state. Internal calling convention: `rbx` = live components,
-/// `r12` = 64-byte aligned area ([`FAST_AREA`] bytes, or `XSAVE_SIZE` when a slow component is
-/// live). Clobbers `rax`, `rdx` and flags only.
+/// Saves the extended state. Internal calling convention: `r12` = 64-byte aligned area
+/// ([`FAST_AREA`] bytes, or `XSAVE_SIZE` on the slow path). Clobbers `rax`, `rdx`, flags.
+///
+/// Fast path, by CPU: zmm0-31 and k0-7 (AVX-512), or ymm0-15 (AVX), or xmm0-15, always MXCSR,
+/// and the x87 registers when the x87 stack is not empty (TOP != 0). Reading XINUSE to skip
+/// clean components costs more here (`xgetbv` ~14 ns) than saving them.
 ///
 /// Fast-area layout: `0..2048` vector registers (xmm at stride 16, ymm at 32, zmm at 64),
-/// `2048..2112` k0-7, `2112` mxcsr, `2176..2688` fxsave image (x87 only).
+/// `2048..2112` k0-7, `2112` MXCSR, `2120` x87-saved flag, `2176..2688` fxsave image.
 ///
 /// # Safety
-/// Only for the dispatcher and [`clone_with_frame`], with the convention above.
+/// Only for the dispatcher, with the convention above.
 #[unsafe(naked)]
 pub unsafe extern "C" fn vec_save() {
     naked_asm!(
-        "test {slow}(%rip), %rbx",       // slow component live?
+        "testq ${slow}, {flags}(%rip)",  // XSAVE path?
         "jnz 8f",
         "stmxcsr 2112(%r12)",            // MXCSR
-        "test ${x87}, %bl",              // x87 state live?
+        "fnstsw %ax",                    // x87 status word: TOP in bits 11-13
+        "and $0x3800, %eax",             // eax = TOP (non-zero: values on the x87 stack)
+        "mov %eax, 2120(%r12)",          // remember for the restore
         "jz 1f",
-        "fxsave64 2176(%r12)",           // x87 (and legacy SSE) image
+        "fxsave64 2176(%r12)",           // x87 image (rare: the ABI keeps the stack empty)
         "1:",
-        "test ${avx512}, %bl",           // opmask / zmm state live?
+        "testq ${avx512}, {flags}(%rip)",
         "jnz 3f",
-        "test ${ymm}, %bl",              // upper ymm halves live?
+        "testq ${avx}, {flags}(%rip)",
         "jnz 2f",
         "movdqu %xmm0, 0(%r12)",         // xmm0-15
         "movdqu %xmm1, 16(%r12)",
@@ -380,71 +392,36 @@ pub unsafe extern "C" fn vec_save() {
         "mov $-1, %edx",
         "testq ${xsavec}, {flags}(%rip)", // compacted format available?
         "jz 9f",
-        "xsavec64 (%r12)",               // compacted save of the live components
-        "ret",
+        "xsavec64 (%r12)",               // compacted save (components in their initial state
+        "ret",                           // are only marked, not written)
         "9:",
         "xsave64 (%r12)",                // standard-format save
         "ret",
-        slow = sym SLOW_MASK,
         flags = sym CPU_FLAGS,
+        slow = const cpu::SLOW,
         xsavec = const cpu::XSAVEC,
-        x87 = const xstate::X87,
-        ymm = const xstate::YMM,
-        avx512 = const xstate::OPMASK | xstate::ZMM_HI256 | xstate::HI16_ZMM,
+        avx = const cpu::AVX,
+        avx512 = const cpu::AVX512,
         options(att_syntax),
     )
 }
 
-/// Restores what [`vec_save`] saved and returns every component that was not live at entry to
-/// its initial (zero) state, whatever the hook left in it. Same convention as [`vec_save`].
+/// Restores what [`vec_save`] saved. Same convention as [`vec_save`].
 ///
 /// # Safety
 /// Only for the dispatcher and [`clone_with_frame`], after a matching [`vec_save`].
 #[unsafe(naked)]
 pub unsafe extern "C" fn vec_restore() {
     naked_asm!(
-        "test {slow}(%rip), %rbx",       // slow path?
+        "testq ${slow}, {flags}(%rip)",  // XSAVE path?
         "jnz 8f",
-        "test ${x87}, %bl",              // x87 state was live?
-        "jz 1f",
-        "fxrstor64 2176(%r12)",          // x87 (xmm are reloaded below)
+        "cmpl $0, 2120(%r12)",           // x87 saved?
+        "je 1f",
+        "fxrstor64 2176(%r12)",          // x87 (vector registers are reloaded below)
         "1:",
-        "testq ${has512}, {flags}(%rip)", // CPU has zmm16-31 and k0-7?
-        "jz 2f",
-        "test ${avx512}, %bl",           // and the application had them live?
-        "jnz 2f",
-        "vpxord %zmm16, %zmm16, %zmm16", // no: back to zero whatever the hook did
-        "vpxord %zmm17, %zmm17, %zmm17",
-        "vpxord %zmm18, %zmm18, %zmm18",
-        "vpxord %zmm19, %zmm19, %zmm19",
-        "vpxord %zmm20, %zmm20, %zmm20",
-        "vpxord %zmm21, %zmm21, %zmm21",
-        "vpxord %zmm22, %zmm22, %zmm22",
-        "vpxord %zmm23, %zmm23, %zmm23",
-        "vpxord %zmm24, %zmm24, %zmm24",
-        "vpxord %zmm25, %zmm25, %zmm25",
-        "vpxord %zmm26, %zmm26, %zmm26",
-        "vpxord %zmm27, %zmm27, %zmm27",
-        "vpxord %zmm28, %zmm28, %zmm28",
-        "vpxord %zmm29, %zmm29, %zmm29",
-        "vpxord %zmm30, %zmm30, %zmm30",
-        "vpxord %zmm31, %zmm31, %zmm31",
-        "kxorw %k0, %k0, %k0",           // k0-7 = 0
-        "kxorw %k1, %k1, %k1",
-        "kxorw %k2, %k2, %k2",
-        "kxorw %k3, %k3, %k3",
-        "kxorw %k4, %k4, %k4",
-        "kxorw %k5, %k5, %k5",
-        "kxorw %k6, %k6, %k6",
-        "kxorw %k7, %k7, %k7",
-        "2:",
-        "testq ${avx}, {flags}(%rip)",   // CPU has AVX?
-        "jz 3f",
-        "vzeroupper",                    // upper halves back to zero (reloaded below if live)
-        "3:",
-        "test ${avx512}, %bl",
+        "testq ${avx512}, {flags}(%rip)",
         "jnz 5f",
-        "test ${ymm}, %bl",
+        "testq ${avx}, {flags}(%rip)",
         "jnz 4f",
         "movdqu 0(%r12), %xmm0",         // xmm0-15
         "movdqu 16(%r12), %xmm1",
@@ -523,7 +500,12 @@ pub unsafe extern "C" fn vec_restore() {
         "kmovq 2096(%r12), %k6",
         "kmovq 2104(%r12), %k7",
         "6:",
-        "ldmxcsr 2112(%r12)",            // MXCSR
+        "stmxcsr 2116(%r12)",            // MXCSR now (stmxcsr is cheap, ldmxcsr is not)
+        "mov 2112(%r12), %eax",          // eax = the application's MXCSR
+        "cmp 2116(%r12), %eax",          // did the hook change it?
+        "je 7f",
+        "ldmxcsr 2112(%r12)",            // yes: put it back
+        "7:",
         "ret",
         // ---- slow path: XRSTOR everything enabled (components not saved are initialised) ---
         "8:",
@@ -531,13 +513,58 @@ pub unsafe extern "C" fn vec_restore() {
         "mov $-1, %edx",
         "xrstor64 (%r12)",               // standard or compacted image, as saved
         "ret",
-        slow = sym SLOW_MASK,
         flags = sym CPU_FLAGS,
-        has512 = const cpu::AVX512,
+        slow = const cpu::SLOW,
         avx = const cpu::AVX,
-        x87 = const xstate::X87,
-        ymm = const xstate::YMM,
-        avx512 = const xstate::OPMASK | xstate::ZMM_HI256 | xstate::HI16_ZMM,
+        avx512 = const cpu::AVX512,
+        options(att_syntax),
+    )
+}
+
+/// The default hook and every hook's "next" (`zp_next(nr, a1, …, a6)`, the zpoline signature):
+/// performs the system call as the kernel would have at the site. Ordinary calls are one
+/// `syscall` here; the few that need more (`rt_sigreturn`, `clone`, `vfork`, `clone3`,
+/// `rt_sigaction`, `arch_prctl`) go to [`crate::dispatch::next_special`]. Returns with an
+/// indirect `jmp` instead of `ret` (see [`zp_entry`]).
+///
+/// # Safety
+/// A system call can do anything; the caller answers for its arguments.
+#[unsafe(naked)]
+pub unsafe extern "C" fn zp_next(
+    nr: i64,
+    a1: i64,
+    a2: i64,
+    a3: i64,
+    a4: i64,
+    a5: i64,
+    a6: i64,
+) -> i64 {
+    naked_asm!(
+        "cmp $15, %rdi",                 // rt_sigreturn
+        "je 1f",
+        "cmp $56, %rdi",                 // clone
+        "je 1f",
+        "cmp $58, %rdi",                 // vfork
+        "je 1f",
+        "cmp $435, %rdi",                // clone3
+        "je 1f",
+        "cmp $13, %rdi",                 // rt_sigaction (SIGSEGV is the runtime's)
+        "je 1f",
+        "cmp $158, %rdi",                // arch_prctl (AMX permission changes the saved state)
+        "je 1f",
+        "mov %rdi, %rax",                // rax = nr
+        "mov %rsi, %rdi",                // rdi = a1
+        "mov %rdx, %rsi",                // rsi = a2
+        "mov %rcx, %rdx",                // rdx = a3
+        "mov %r8, %r10",                 // r10 = a4
+        "mov %r9, %r8",                  // r8 = a5
+        "mov 8(%rsp), %r9",              // r9 = a6 (seventh C argument, on the stack)
+        "syscall",
+        "pop %rcx",                      // return address (rcx is clobbered anyway)
+        "jmp *%rcx",                     // return without a mispredicted ret
+        "1:",
+        "jmp {special}",                 // same arguments, same stack: a tail call
+        special = sym crate::dispatch::next_special,
         options(att_syntax),
     )
 }
@@ -593,7 +620,6 @@ pub unsafe extern "C" fn clone_with_frame(args: *const [i64; 7], frame: *const F
         "push %r12",
         "push %r13",
         "mov %rdi, %r13",                // r13 = args
-        "mov 8(%rsi), %rbx",             // rbx = frame.xinuse
         "mov 24(%rsi), %r12",            // r12 = frame.vsave
         "call {restore}",                // application vector state (clobbers rax, rdx)
         "mov 0(%r13), %rax",             // nr
