@@ -74,9 +74,122 @@ pub fn load(path: &CStr) -> Result<(), HookError> {
     Ok(())
 }
 
+/// Whether the hook library at `path` provably never touches the extended state, so the
+/// dispatcher may skip saving it (the largest part of its cost).
+///
+/// True when (1) no instruction of its executable segments uses an x87, MMX, SSE, AVX,
+/// AVX-512 or AMX register, MXCSR or XSAVE, or is VEX/EVEX/XOP encoded, and (2) it imports no
+/// function (no undefined global symbol): then whatever its hook calls is its own code or the
+/// "next" function the runtime gave it. Weak undefined symbols (the C runtime's optional
+/// `__cxa_finalize`, `__gmon_start__`, …) are allowed. Any doubt (a parse error) means false.
+pub fn vector_free(path: &std::path::Path) -> bool {
+    std::fs::read(path).ok().is_some_and(|elf| elf_vector_free(&elf).unwrap_or(false))
+}
+
+fn rd<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
+    b.get(off..off + N)?.try_into().ok()
+}
+fn u16_at(b: &[u8], off: usize) -> Option<usize> {
+    Some(u16::from_le_bytes(rd(b, off)?) as usize)
+}
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(rd(b, off)?))
+}
+fn u64_at(b: &[u8], off: usize) -> Option<usize> {
+    usize::try_from(u64::from_le_bytes(rd(b, off)?)).ok()
+}
+
+fn elf_vector_free(elf: &[u8]) -> Option<bool> {
+    if elf.get(..4)? != b"\x7fELF" || *elf.get(4)? != 2 {
+        return None;
+    }
+    let (phoff, shoff) = (u64_at(elf, 0x20)?, u64_at(elf, 0x28)?);
+    let (phentsize, phnum) = (u16_at(elf, 0x36)?, u16_at(elf, 0x38)?);
+    let (shentsize, shnum) = (u16_at(elf, 0x3a)?, u16_at(elf, 0x3c)?);
+    // Imports: undefined global symbols of .dynsym.
+    for i in 0..shnum {
+        let sh = shoff + i * shentsize;
+        if u32_at(elf, sh + 4)? != 11 {
+            continue; // not SHT_DYNSYM
+        }
+        let (off, size, entsize) = (u64_at(elf, sh + 0x18)?, u64_at(elf, sh + 0x20)?, u64_at(elf, sh + 0x38)?);
+        for k in 1..size / entsize.max(1) {
+            let sym = off + k * entsize;
+            let (info, shndx) = (*elf.get(sym + 4)?, u16_at(elf, sym + 6)?);
+            if shndx == 0 && info >> 4 == 1 {
+                return Some(false); // STB_GLOBAL and undefined: an import
+            }
+        }
+    }
+    // Code: every executable PT_LOAD segment, decoded linearly.
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        if u32_at(elf, ph)? != 1 || u32_at(elf, ph + 4)? & 1 == 0 {
+            continue; // not PT_LOAD with PF_X
+        }
+        let (off, filesz) = (u64_at(elf, ph + 8)?, u64_at(elf, ph + 0x20)?);
+        let code = elf.get(off..off.checked_add(filesz)?)?;
+        let mut d = iced_x86::Decoder::new(64, code, iced_x86::DecoderOptions::NONE);
+        let mut ins = iced_x86::Instruction::default();
+        while d.can_decode() {
+            d.decode_out(&mut ins);
+            if uses_extended_state(&ins) {
+                return Some(false);
+            }
+        }
+    }
+    Some(true)
+}
+
+/// Whether one instruction reads or writes x87/MMX/SSE/AVX/AVX-512/AMX state or MXCSR.
+pub fn uses_extended_state(ins: &iced_x86::Instruction) -> bool {
+    use iced_x86::Register as R;
+    let ranges = [
+        (R::XMM0, R::XMM31),
+        (R::YMM0, R::YMM31),
+        (R::ZMM0, R::ZMM31),
+        (R::K0, R::K7),
+        (R::ST0, R::ST7),
+        (R::MM0, R::MM7),
+        (R::TMM0, R::TMM7),
+    ];
+    let vector_reg = |r: R| ranges.iter().any(|&(a, b)| (a..=b).contains(&r));
+    if (0..ins.op_count()).any(|i| ins.op_kind(i) == iced_x86::OpKind::Register && vector_reg(ins.op_register(i))) {
+        return true;
+    }
+    let name = format!("{:?}", ins.code());
+    const PREFIXES: [&str; 12] =
+        ["VEX_", "EVEX_", "XOP_", "D3NOW_", "MVEX_", "F", "Ldmxcsr", "Stmxcsr", "Emms", "Xsave", "Xrstor", "Vmxoff"];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode1(bytes: &[u8]) -> iced_x86::Instruction {
+        iced_x86::Decoder::new(64, bytes, iced_x86::DecoderOptions::NONE).decode()
+    }
+
+    #[test]
+    fn recognises_extended_state_instructions() {
+        assert!(uses_extended_state(&decode1(&[0x66, 0x0f, 0xef, 0xc0]))); // pxor xmm0,xmm0
+        assert!(uses_extended_state(&decode1(&[0xc5, 0xf8, 0x77]))); // vzeroupper
+        assert!(uses_extended_state(&decode1(&[0xd9, 0xe8]))); // fld1
+        assert!(uses_extended_state(&decode1(&[0x0f, 0xae, 0x5c, 0x24, 0xfc]))); // stmxcsr
+        assert!(uses_extended_state(&decode1(&[0x62, 0xf1, 0xfe, 0x48, 0x6f, 0x00]))); // vmovdqu64 zmm0
+        assert!(!uses_extended_state(&decode1(&[0x48, 0x89, 0xf8]))); // mov rax,rdi
+        assert!(!uses_extended_state(&decode1(&[0xf3, 0x0f, 0x1e, 0xfa]))); // endbr64
+        assert!(!uses_extended_state(&decode1(&[0x0f, 0xae, 0xe8]))); // lfence
+        assert!(!uses_extended_state(&decode1(&[0xf0, 0x48, 0x0f, 0xc1, 0x07]))); // lock xadd
+    }
+
+    #[test]
+    fn libc_is_not_vector_free_and_garbage_is_refused() {
+        assert!(!vector_free(std::path::Path::new("/lib/x86_64-linux-gnu/libc.so.6")));
+        assert!(!vector_free(std::path::Path::new("/nonexistent")));
+        assert_eq!(elf_vector_free(b"not an elf"), None);
+    }
 
     #[test]
     fn missing_file_is_a_load_error() {

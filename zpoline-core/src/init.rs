@@ -77,6 +77,12 @@ pub fn detect_cpu() {
     arch::XSAVE_SIZE.store(size, Ordering::Relaxed);
 }
 
+/// `ZPOLINE_SAVE_VECTORS=always`: save the extended state even for a hook proven not to touch
+/// it (for measurements and tests).
+fn force_vector_save() -> bool {
+    std::env::var_os("ZPOLINE_SAVE_VECTORS").is_some_and(|v| v == "always")
+}
+
 fn mmap_min_addr() -> String {
     sys::read_file(c"/proc/sys/vm/mmap_min_addr")
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
@@ -147,8 +153,14 @@ pub fn start() {
             return fail("LIBZPHOOK is set but empty; set it to the path of a hook library or unset it", keep_going);
         }
         if let Err(e) = hook::load(&c) {
-            fail(&e.message(&shown), keep_going);
+            return fail(&e.message(&shown), keep_going);
         }
+        if hook::vector_free(std::path::Path::new(&path)) && !force_vector_save() {
+            arch::CPU_FLAGS.fetch_or(cpu::NOVEC, Ordering::SeqCst);
+        }
+    } else if !force_vector_save() {
+        // Pass-through: only the runtime's own (vector-free) code runs in a dispatch.
+        arch::CPU_FLAGS.fetch_or(cpu::NOVEC, Ordering::SeqCst);
     }
 }
 

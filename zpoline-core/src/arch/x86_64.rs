@@ -52,6 +52,9 @@ pub mod cpu {
     pub const AVX512: u64 = 1 << 2;
     /// `xsavec` is available for the slow path (else `xsave`).
     pub const XSAVEC: u64 = 1 << 3;
+    /// The hook provably never touches the extended state (see `hook::vector_free`): the
+    /// dispatcher skips saving it.
+    pub const NOVEC: u64 = 1 << 5;
     /// Save the extended state with XSAVE/XRSTOR (AMX permitted, AVX-512 without BW, or
     /// `ZPOLINE_XSAVE=1`).
     pub const SLOW: u64 = 1 << 4;
@@ -187,17 +190,22 @@ pub unsafe extern "C" fn zp_entry() {
         "mov %rax, %rbx",                // rbx = hook (callee-saved)
         "mov %rax, 8(%rsp)",             // F.hook
         // ---- extended state -----------------------------------------------------------------
+        "xor %r12d, %r12d",              // r12 = no vector area (yet)
         "and $-64, %rsp",                // 64-byte alignment for zmm stores and XSAVE
+        "testq ${novec}, {flags}(%rip)", // hook proven not to touch the extended state?
+        "jnz 6f",
         "testq ${slow}, {flags}(%rip)",  // XSAVE path?
         "jnz 3f",
         "sub ${fast_area}, %rsp",        // fast path: fixed-size area
+        "mov %rsp, %r12",                // r12 = vector area (callee-saved: survives the hook)
         "jmp 4f",
         "3:",
         "sub {xsize}(%rip), %rsp",       // slow path: XSAVE-sized area (multiple of 64)
+        "lea 1(%rsp), %r12",             // r12 = area, tagged (bit 0) as an XSAVE image
         "4:",
-        "mov %rsp, %r12",                // r12 = vector area (callee-saved: survives the hook)
-        "mov %r12, -120(%rbp)",          // F.vsave = r12
-        "call {save}",                   // save the extended state (clobbers rax, rdx)
+        "call {save}",                   // save the extended state (clobbers rax, rcx, rdx)
+        "6:",
+        "mov %r12, -120(%rbp)",          // F.vsave = r12 (0 when nothing was saved)
         // ---- hook(nr, a1, a2, a3, a4, a5, a6) ---------------------------------------------
         "sub $16, %rsp",                 // room for the seventh argument, alignment kept
         "mov -56(%rbp), %rax",           // a6 (application r9)
@@ -210,7 +218,10 @@ pub unsafe extern "C" fn zp_entry() {
         "mov -48(%rbp), %r9",            // a5 (r8)
         "call *%rbx",                    // rax = the hook's result
         "mov %rax, -8(%rbp)",            // F.rax = result (popped into rax below)
-        "call {restore}",                // restore the extended state (clobbers rax, rdx)
+        "test %r12, %r12",               // anything saved?
+        "jz 7f",
+        "call {restore}",                // restore the extended state (clobbers rax, rcx, rdx)
+        "7:",
         // ---- unlink the frame and restore the registers --------------------------------
         "lea -144(%rbp), %rsp",          // rsp = F
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
@@ -231,10 +242,24 @@ pub unsafe extern "C" fn zp_entry() {
         "pop %rdi",
         "pop %rax",                      // rax = result
         "pop %rbp",
+        // Restore the flags without popfq (microcoded, ~6 ns): the dispatcher and the hook can
+        // only have changed the arithmetic flags and DF.
         "mov (%rsp), %r11",              // r11 = rflags, as the kernel leaves it
-        "popfq",                         // application flags (DF included)
-        "mov 120(%rsp), %rcx",           // rcx = return address, as the kernel leaves it
-        "lea 128(%rsp), %rsp",           // rsp = S (lea keeps the flags)
+        "test $0x400, %r11d",            // DF was set at the site?
+        "jz 8f",
+        "std",                           // (never in C code, but the kernel would keep it)
+        "8:",
+        "mov %rax, (%rsp)",              // park the result in the flags slot
+        "mov %r11, %rcx",
+        "shr $11, %ecx",
+        "and $1, %ecx",                  // cl = OF
+        "add $0x7f, %cl",                // OF = cl (0x7f + 1 overflows, 0x7f + 0 does not)
+        "mov %r11d, %eax",
+        "mov %al, %ah",                  // ah = SF ZF AF PF CF of the site
+        "sahf",                          // restore them; OF and DF stay as just set
+        "mov (%rsp), %rax",              // rax = result
+        "mov 128(%rsp), %rcx",           // rcx = return address (S-8), as the kernel leaves it
+        "lea 136(%rsp), %rsp",           // rsp = S (lea keeps the flags)
         "jmp *%rcx",                     // back to site + 2 (an indirect jump: predicted)
         // ---- not a rewritten site (call through a null pointer): fault like natively ----------
         "5:",
@@ -262,6 +287,7 @@ pub unsafe extern "C" fn zp_entry() {
         "jmp *{fault}(%rip)",            // execute a PROT_NONE page: SIGSEGV
         flags = sym CPU_FLAGS,
         slow = const cpu::SLOW,
+        novec = const cpu::NOVEC,
         xsize = sym XSAVE_SIZE,
         fast_area = const FAST_AREA,
         prepare = sym zp_prepare,
@@ -272,8 +298,10 @@ pub unsafe extern "C" fn zp_entry() {
     )
 }
 
-/// Saves the extended state. Internal calling convention: `r12` = 64-byte aligned area
-/// ([`FAST_AREA`] bytes, or `XSAVE_SIZE` on the slow path). Clobbers `rax`, `rdx`, flags.
+/// Saves the extended state. Internal calling convention: `r12` = 64-byte aligned area of
+/// [`FAST_AREA`] bytes, or an `XSAVE_SIZE` area tagged with bit 0 for the XSAVE path (the tag
+/// travels with the area, so a mode change by another thread cannot mismatch save and restore).
+/// Clobbers `rax`, `rcx`, `rdx` and flags.
 ///
 /// Fast path, by CPU: zmm0-31 and k0-7 (AVX-512), or ymm0-15 (AVX), or xmm0-15, always MXCSR,
 /// and the x87 registers when the x87 stack is not empty (TOP != 0). Reading XINUSE to skip
@@ -287,7 +315,7 @@ pub unsafe extern "C" fn zp_entry() {
 #[unsafe(naked)]
 pub unsafe extern "C" fn vec_save() {
     naked_asm!(
-        "testq ${slow}, {flags}(%rip)",  // XSAVE path?
+        "test $1, %r12b",                // XSAVE path?
         "jnz 8f",
         "stmxcsr 2112(%r12)",            // MXCSR
         "fnstsw %ax",                    // x87 status word: TOP in bits 11-13
@@ -379,26 +407,26 @@ pub unsafe extern "C" fn vec_save() {
         "ret",
         // ---- slow path: XSAVE everything enabled ------------------------------------------
         "8:",
+        "lea -1(%r12), %rcx",            // rcx = the area without its tag
         "xor %eax, %eax",                // zero the 64-byte XSAVE header (xrstor checks it)
-        "mov %rax, 512(%r12)",
-        "mov %rax, 520(%r12)",
-        "mov %rax, 528(%r12)",
-        "mov %rax, 536(%r12)",
-        "mov %rax, 544(%r12)",
-        "mov %rax, 552(%r12)",
-        "mov %rax, 560(%r12)",
-        "mov %rax, 568(%r12)",
+        "mov %rax, 512(%rcx)",
+        "mov %rax, 520(%rcx)",
+        "mov %rax, 528(%rcx)",
+        "mov %rax, 536(%rcx)",
+        "mov %rax, 544(%rcx)",
+        "mov %rax, 552(%rcx)",
+        "mov %rax, 560(%rcx)",
+        "mov %rax, 568(%rcx)",
         "mov $-1, %eax",                 // requested-feature bitmap: everything enabled
         "mov $-1, %edx",
         "testq ${xsavec}, {flags}(%rip)", // compacted format available?
         "jz 9f",
-        "xsavec64 (%r12)",               // compacted save (components in their initial state
+        "xsavec64 (%rcx)",               // compacted save (components in their initial state
         "ret",                           // are only marked, not written)
         "9:",
-        "xsave64 (%r12)",                // standard-format save
+        "xsave64 (%rcx)",                // standard-format save
         "ret",
         flags = sym CPU_FLAGS,
-        slow = const cpu::SLOW,
         xsavec = const cpu::XSAVEC,
         avx = const cpu::AVX,
         avx512 = const cpu::AVX512,
@@ -413,7 +441,7 @@ pub unsafe extern "C" fn vec_save() {
 #[unsafe(naked)]
 pub unsafe extern "C" fn vec_restore() {
     naked_asm!(
-        "testq ${slow}, {flags}(%rip)",  // XSAVE path?
+        "test $1, %r12b",                // XSAVE path?
         "jnz 8f",
         "cmpl $0, 2120(%r12)",           // x87 saved?
         "je 1f",
@@ -509,12 +537,12 @@ pub unsafe extern "C" fn vec_restore() {
         "ret",
         // ---- slow path: XRSTOR everything enabled (components not saved are initialised) ---
         "8:",
+        "lea -1(%r12), %rcx",            // rcx = the area without its tag
         "mov $-1, %eax",                 // requested-feature bitmap: everything enabled
         "mov $-1, %edx",
-        "xrstor64 (%r12)",               // standard or compacted image, as saved
+        "xrstor64 (%rcx)",               // standard or compacted image, as saved
         "ret",
         flags = sym CPU_FLAGS,
-        slow = const cpu::SLOW,
         avx = const cpu::AVX,
         avx512 = const cpu::AVX512,
         options(att_syntax),
@@ -564,6 +592,94 @@ pub unsafe extern "C" fn zp_next(
         "jmp *%rcx",                     // return without a mispredicted ret
         "1:",
         "jmp {special}",                 // same arguments, same stack: a tail call
+        special = sym zp_special,
+        options(att_syntax),
+    )
+}
+
+/// The special system calls of [`zp_next`], around [`crate::dispatch::next_special`] (Rust,
+/// which may use vector registers). When the dispatch did not save the extended state (a
+/// vector-free hook) it is saved here first, and recorded in the frame, so that the Rust code
+/// cannot leak into the application's registers and a clone child starts with the
+/// application's state.
+///
+/// # Safety
+/// Same as [`zp_next`].
+#[unsafe(naked)]
+pub unsafe extern "C" fn zp_special(
+    nr: i64,
+    a1: i64,
+    a2: i64,
+    a3: i64,
+    a4: i64,
+    a5: i64,
+    a6: i64,
+) -> i64 {
+    naked_asm!(
+        "push %rbp",                     // frame: a6 is at 16(%rbp)
+        "mov %rsp, %rbp",
+        "push %rbx",                     // rbp-8:  callee-saved, holds the dispatcher frame
+        "push %r12",                     // rbp-16: callee-saved, holds our vector area
+        "push %rdi",                     // rbp-24: nr (then the result)
+        "push %rsi",                     // rbp-32: a1
+        "push %rdx",                     // rbp-40: a2
+        "push %rcx",                     // rbp-48: a3
+        "push %r8",                      // rbp-56: a4
+        "push %r9",                      // rbp-64: a5
+        "xor %r12d, %r12d",              // r12 = nothing saved here
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "mov %fs:(%rcx), %rbx",          // rbx = the innermost dispatcher frame, or 0
+        "test %rbx, %rbx",
+        "jz 1f",
+        "cmpq $0, 24(%rbx)",             // did that dispatch save the extended state?
+        "jne 2f",                        // yes: nothing to do
+        "1:",
+        "and $-64, %rsp",                // 64-byte aligned area
+        "testq ${slow}, {flags}(%rip)",
+        "jnz 3f",
+        "sub ${fast_area}, %rsp",        // fast layout
+        "mov %rsp, %r12",
+        "jmp 4f",
+        "3:",
+        "sub {xsize}(%rip), %rsp",       // XSAVE layout, tagged
+        "lea 1(%rsp), %r12",
+        "4:",
+        "call {save}",                   // the application's extended state (clobbers rax, rcx, rdx)
+        "test %rbx, %rbx",
+        "jz 2f",
+        "mov %r12, 24(%rbx)",            // frame.vsave = our area, for a clone child
+        "2:",
+        "sub $16, %rsp",                 // room for the seventh argument, alignment kept
+        "mov 16(%rbp), %rax",            // a6
+        "mov %rax, (%rsp)",
+        "mov -24(%rbp), %rdi",           // nr
+        "mov -32(%rbp), %rsi",           // a1
+        "mov -40(%rbp), %rdx",           // a2
+        "mov -48(%rbp), %rcx",           // a3
+        "mov -56(%rbp), %r8",            // a4
+        "mov -64(%rbp), %r9",            // a5
+        "call {special}",                // rax = next_special(nr, a1..a6)
+        "mov %rax, -24(%rbp)",           // keep the result
+        "test %r12, %r12",               // saved here?
+        "jz 5f",
+        "test %rbx, %rbx",
+        "jz 6f",
+        "movq $0, 24(%rbx)",             // frame.vsave = none again
+        "6:",
+        "call {restore}",                // the application's extended state back
+        "5:",
+        "mov -24(%rbp), %rax",           // result
+        "lea -16(%rbp), %rsp",
+        "pop %r12",
+        "pop %rbx",
+        "pop %rbp",
+        "ret",
+        flags = sym CPU_FLAGS,
+        slow = const cpu::SLOW,
+        xsize = sym XSAVE_SIZE,
+        fast_area = const FAST_AREA,
+        save = sym vec_save,
+        restore = sym vec_restore,
         special = sym crate::dispatch::next_special,
         options(att_syntax),
     )
@@ -620,8 +736,11 @@ pub unsafe extern "C" fn clone_with_frame(args: *const [i64; 7], frame: *const F
         "push %r12",
         "push %r13",
         "mov %rdi, %r13",                // r13 = args
-        "mov 24(%rsi), %r12",            // r12 = frame.vsave
-        "call {restore}",                // application vector state (clobbers rax, rdx)
+        "mov 24(%rsi), %r12",            // r12 = frame.vsave (tagged), or 0
+        "test %r12, %r12",
+        "jz 2f",
+        "call {restore}",                // application vector state (clobbers rax, rcx, rdx)
+        "2:",
         "mov 0(%r13), %rax",             // nr
         "mov 8(%r13), %rdi",             // a1
         "mov 16(%r13), %rsi",            // a2
