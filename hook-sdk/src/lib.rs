@@ -109,7 +109,9 @@ pub mod __private {
         if slot.is_null() {
             return -1;
         }
-        if let Err(msg) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.init())).unwrap_or_else(|_| Err("panic in Hook::init".into())) {
+        if let Err(msg) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.init()))
+            .unwrap_or_else(|_| Err("panic in Hook::init".into()))
+        {
             eprintln!("zpoline hook: {msg}");
             return -1;
         }
@@ -126,7 +128,9 @@ pub mod __private {
         let raw = NEXT.load(Ordering::Relaxed);
         // SAFETY: set by init before the runtime could call us.
         let next = Next(unsafe { core::mem::transmute::<usize, SyscallFn>(raw) });
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.syscall(Syscall { nr, args: a }, next))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            hook.syscall(Syscall { nr, args: a }, next)
+        })) {
             Ok(r) => r,
             Err(_) => {
                 let msg = b"zpoline hook: the hook panicked; aborting\n";
@@ -145,7 +149,15 @@ macro_rules! zpoline_hook {
     ($hook:expr) => {
         static __ZPOLINE_HOOK: &(dyn $crate::Hook) = &$hook;
 
-        unsafe extern "C" fn __zpoline_entry(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
+        unsafe extern "C" fn __zpoline_entry(
+            nr: i64,
+            a1: i64,
+            a2: i64,
+            a3: i64,
+            a4: i64,
+            a5: i64,
+            a6: i64,
+        ) -> i64 {
             $crate::__private::dispatch(__ZPOLINE_HOOK, nr, [a1, a2, a3, a4, a5, a6])
         }
 
@@ -154,7 +166,10 @@ macro_rules! zpoline_hook {
         /// # Safety
         /// Called by the runtime with the address of its hook pointer.
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn __hook_init(_placeholder: i64, sys_call_hook_ptr: *mut ::core::ffi::c_void) -> i32 {
+        pub unsafe extern "C" fn __hook_init(
+            _placeholder: i64,
+            sys_call_hook_ptr: *mut ::core::ffi::c_void,
+        ) -> i32 {
             // SAFETY: forwarded from the runtime.
             unsafe { $crate::__private::init(sys_call_hook_ptr, __zpoline_entry, __ZPOLINE_HOOK) }
         }
@@ -165,7 +180,15 @@ macro_rules! zpoline_hook {
 mod tests {
     use super::*;
 
-    unsafe extern "C" fn fake_next(nr: i64, a1: i64, _: i64, _: i64, _: i64, _: i64, _: i64) -> i64 {
+    unsafe extern "C" fn fake_next(
+        nr: i64,
+        a1: i64,
+        _: i64,
+        _: i64,
+        _: i64,
+        _: i64,
+        _: i64,
+    ) -> i64 {
         nr * 1000 + a1
     }
 
@@ -175,7 +198,13 @@ mod tests {
     #[test]
     fn default_passes_through() {
         let next = Next(fake_next);
-        let r = PassThrough.syscall(Syscall { nr: 2, args: [5, 0, 0, 0, 0, 0] }, next);
+        let r = PassThrough.syscall(
+            Syscall {
+                nr: 2,
+                args: [5, 0, 0, 0, 0, 0],
+            },
+            next,
+        );
         assert_eq!(r, 2005);
     }
 

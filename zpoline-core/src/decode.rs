@@ -34,7 +34,11 @@ pub struct Site {
 impl Site {
     /// A site `callq *%rax` may replace.
     pub fn safe(addr: u64) -> Site {
-        Site { addr, unsafe_reason: None, takeover: None }
+        Site {
+            addr,
+            unsafe_reason: None,
+            takeover: None,
+        }
     }
 }
 
@@ -45,7 +49,11 @@ fn relocatable(ins: &Instruction) -> bool {
     !ins.is_ip_rel_memory_operand()
         && !matches!(
             ins.op0_kind(),
-            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 | OpKind::FarBranch16 | OpKind::FarBranch32
+            OpKind::NearBranch16
+                | OpKind::NearBranch32
+                | OpKind::NearBranch64
+                | OpKind::FarBranch16
+                | OpKind::FarBranch32
         )
         && !matches!(
             ins.mnemonic(),
@@ -87,8 +95,10 @@ fn takeover(instrs: &[Instruction], i: usize) -> Option<u64> {
         start = prev.ip();
     }
     let lands_inside = instrs.iter().any(|b| {
-        matches!(b.op0_kind(), OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16)
-            && (start + 1..site + 2).contains(&b.near_branch_target())
+        matches!(
+            b.op0_kind(),
+            OpKind::NearBranch64 | OpKind::NearBranch32 | OpKind::NearBranch16
+        ) && (start + 1..site + 2).contains(&b.near_branch_target())
     });
     (!lands_inside).then_some(start)
 }
@@ -142,13 +152,18 @@ pub fn uses_red_zone(instrs: &[Instruction]) -> bool {
                 _ => {}
             }
         }
-        if ins.op_count() >= 1 && ins.op_kind(0) == OpKind::Register && ins.op0_register() == Register::RSP {
+        if ins.op_count() >= 1
+            && ins.op_kind(0) == OpKind::Register
+            && ins.op0_register() == Register::RSP
+        {
             match ins.mnemonic() {
                 Mnemonic::Sub | Mnemonic::And | Mnemonic::Lea => allocates = true,
-                Mnemonic::Add if ins.op_count() == 2 && ins.op_kind(1) != OpKind::Register => {
-                    if (ins.immediate(1) as i64) < 0 {
-                        allocates = true;
-                    }
+                Mnemonic::Add
+                    if ins.op_count() == 2
+                        && ins.op_kind(1) != OpKind::Register
+                        && (ins.immediate(1) as i64) < 0 =>
+                {
+                    allocates = true;
                 }
                 Mnemonic::Mov
                     if ins.op_count() == 2
@@ -177,7 +192,12 @@ pub fn uses_red_zone(instrs: &[Instruction]) -> bool {
 fn is_barrier(ins: &Instruction) -> bool {
     matches!(
         ins.mnemonic(),
-        Mnemonic::Ret | Mnemonic::Jmp | Mnemonic::Int3 | Mnemonic::Hlt | Mnemonic::Ud2 | Mnemonic::INVALID
+        Mnemonic::Ret
+            | Mnemonic::Jmp
+            | Mnemonic::Int3
+            | Mnemonic::Hlt
+            | Mnemonic::Ud2
+            | Mnemonic::INVALID
     )
 }
 
@@ -192,8 +212,14 @@ fn judge(instrs: &[Instruction], whole_function: bool, out: &mut Vec<Site>) {
             Some(v) => v,
             None => {
                 // Without function bounds: the straight-line code around the site.
-                let lo = instrs[..i].iter().rposition(is_barrier).map_or(0, |p| p + 1);
-                let hi = instrs[i..].iter().position(is_barrier).map_or(instrs.len(), |p| i + p + 1);
+                let lo = instrs[..i]
+                    .iter()
+                    .rposition(is_barrier)
+                    .map_or(0, |p| p + 1);
+                let hi = instrs[i..]
+                    .iter()
+                    .position(is_barrier)
+                    .map_or(instrs.len(), |p| i + p + 1);
                 uses_red_zone(&instrs[lo.max(i.saturating_sub(64))..hi.min(i + 64)])
             }
         };
@@ -266,7 +292,9 @@ mod tests {
     #[test]
     fn red_zone_below_rsp_is_detected() {
         // mov %rdi,-0x8(%rsp); syscall; mov -0x8(%rsp),%rax; ret
-        let code = [0x48, 0x89, 0x7c, 0x24, 0xf8, 0x0f, 0x05, 0x48, 0x8b, 0x44, 0x24, 0xf8, 0xc3];
+        let code = [
+            0x48, 0x89, 0x7c, 0x24, 0xf8, 0x0f, 0x05, 0x48, 0x8b, 0x44, 0x24, 0xf8, 0xc3,
+        ];
         assert!(uses_red_zone(&decode(&code)));
         let sites = scan(&code, 0x1000, &[(0x1000, 0x100d)]);
         assert_eq!(sites[0].unsafe_reason, Some(Unsafe::RedZone));
@@ -281,18 +309,26 @@ mod tests {
     fn takeover_refuses_branch_targets_and_rip_relative_code() {
         // mov %rdi,-0x8(%rsp); mov $0x27,%eax; syscall; jmp back to the mov $0x27 (a target
         // inside the run would be fine only at its first byte: here the run is just that mov)
-        let code = [0x48, 0x89, 0x7c, 0x24, 0xf8, 0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7, 0xc3];
+        let code = [
+            0x48, 0x89, 0x7c, 0x24, 0xf8, 0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7, 0xc3,
+        ];
         let s = scan(&code, 0x1000, &[(0x1000, 0x100f)]);
         assert_eq!(s[0].takeover, Some(0x1005));
         // a jump to the syscall itself forbids taking over the instruction before it
-        let code = [0x48, 0x89, 0x7c, 0x24, 0xf8, 0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfc, 0xc3];
+        let code = [
+            0x48, 0x89, 0x7c, 0x24, 0xf8, 0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfc, 0xc3,
+        ];
         let s = scan(&code, 0x1000, &[(0x1000, 0x100f)]);
         assert_eq!(s[0].takeover, None);
         // rip-relative load before the syscall cannot move: lea 0(%rip),%rsi; mov %rdi,-8(%rsp)
-        let code = [0x48, 0x8d, 0x35, 0, 0, 0, 0, 0x48, 0x89, 0x7c, 0x24, 0xf8, 0x90, 0x0f, 0x05, 0xc3];
+        let code = [
+            0x48, 0x8d, 0x35, 0, 0, 0, 0, 0x48, 0x89, 0x7c, 0x24, 0xf8, 0x90, 0x0f, 0x05, 0xc3,
+        ];
         let s = scan(&code, 0x1000, &[(0x1000, 0x1010)]);
         assert_eq!(s[0].takeover, Some(0x1007));
-        let code = [0x48, 0x89, 0x7c, 0x24, 0xf8, 0x48, 0x8d, 0x35, 0, 0, 0, 0, 0x0f, 0x05, 0xc3];
+        let code = [
+            0x48, 0x89, 0x7c, 0x24, 0xf8, 0x48, 0x8d, 0x35, 0, 0, 0, 0, 0x0f, 0x05, 0xc3,
+        ];
         let s = scan(&code, 0x1000, &[(0x1000, 0x100f)]);
         assert_eq!(s[0].takeover, None);
     }
@@ -300,17 +336,24 @@ mod tests {
     #[test]
     fn frame_pointer_leaf_is_detected_and_allocating_one_is_not() {
         // push %rbp; mov %rsp,%rbp; mov %edi,-0x14(%rbp); syscall; pop %rbp; ret
-        let leaf = [0x55, 0x48, 0x89, 0xe5, 0x89, 0x7d, 0xec, 0x0f, 0x05, 0x5d, 0xc3];
+        let leaf = [
+            0x55, 0x48, 0x89, 0xe5, 0x89, 0x7d, 0xec, 0x0f, 0x05, 0x5d, 0xc3,
+        ];
         assert!(uses_red_zone(&decode(&leaf)));
         // same with sub $0x20,%rsp after the prologue
-        let framed = [0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x20, 0x89, 0x7d, 0xec, 0x0f, 0x05, 0xc9, 0xc3];
+        let framed = [
+            0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x20, 0x89, 0x7d, 0xec, 0x0f, 0x05, 0xc9,
+            0xc3,
+        ];
         assert!(!uses_red_zone(&decode(&framed)));
     }
 
     #[test]
     fn ordinary_wrappers_are_safe() {
         // mov $0x27,%eax; syscall; cmp $-4095,%rax; jae +0; ret
-        let code = [0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x73, 0x00, 0xc3];
+        let code = [
+            0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x73, 0x00, 0xc3,
+        ];
         assert!(!uses_red_zone(&decode(&code)));
         // positive rsp offsets are the caller's frame, not the red zone
         let pos = [0x48, 0x8b, 0x44, 0x24, 0x08, 0x0f, 0x05, 0xc3];

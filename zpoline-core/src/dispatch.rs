@@ -115,7 +115,15 @@ const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
 ///
 /// # Safety
 /// A system call can do anything; the caller answers for its arguments.
-pub unsafe extern "C" fn next_special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
+pub unsafe extern "C" fn next_special(
+    nr: i64,
+    a1: i64,
+    a2: i64,
+    a3: i64,
+    a4: i64,
+    a5: i64,
+    a6: i64,
+) -> i64 {
     match nr {
         SYS_RT_SIGACTION => {
             // SAFETY: the application's own arguments to rt_sigaction.
@@ -187,10 +195,14 @@ unsafe fn clone3(mut args: [i64; 7], f: &Frame) -> i64 {
     const STACK_SIZE: usize = 6;
     const MAX: usize = 32;
     let (uargs, size) = (args[1] as *const u64, args[2] as usize);
-    if uargs.is_null() || size < 8 * (STACK_SIZE + 1) || size > 8 * MAX || size % 8 != 0 {
+    if uargs.is_null() || !(8 * (STACK_SIZE + 1)..=8 * MAX).contains(&size) || size % 8 != 0 {
         // Let the kernel answer (EFAULT, EINVAL, E2BIG) exactly as it would.
         // SAFETY: forwarded unchanged.
-        return unsafe { arch::raw_syscall(args[0], args[1], args[2], args[3], args[4], args[5], args[6]) };
+        return unsafe {
+            arch::raw_syscall(
+                args[0], args[1], args[2], args[3], args[4], args[5], args[6],
+            )
+        };
     }
     let mut copy = [0u64; MAX];
     let words = size / 8;
@@ -210,7 +222,11 @@ unsafe fn clone3(mut args: [i64; 7], f: &Frame) -> i64 {
             return unsafe { arch::vfork_preserving(&args, f.site_sp()) };
         }
         // SAFETY: forwarded unchanged.
-        return unsafe { arch::raw_syscall(args[0], args[1], args[2], args[3], args[4], args[5], args[6]) };
+        return unsafe {
+            arch::raw_syscall(
+                args[0], args[1], args[2], args[3], args[4], args[5], args[6],
+            )
+        };
     }
     copy[STACK_SIZE] = stack_size - arch::CHILD_FRAME;
     // SAFETY: the child's stack is [stack, stack + stack_size); the frame goes at its top.
@@ -223,7 +239,8 @@ unsafe fn clone3(mut args: [i64; 7], f: &Frame) -> i64 {
 /// Writes the block `clone_with_frame`'s child pops: the application's registers at the site.
 unsafe fn write_child_frame(at: u64, f: &Frame) {
     let block: [u64; 14] = [
-        f.r15, f.r14, f.r13, f.r12, f.rbx, f.rbp, f.r9, f.r8, f.r10, f.rdx, f.rsi, f.rdi, f.rflags, f.ret,
+        f.r15, f.r14, f.r13, f.r12, f.rbx, f.rbp, f.r9, f.r8, f.r10, f.rdx, f.rsi, f.rdi, f.rflags,
+        f.ret,
     ];
     let p = at as *mut u64;
     for (i, v) in block.iter().enumerate() {

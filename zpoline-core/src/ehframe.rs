@@ -170,14 +170,17 @@ pub unsafe fn functions(hdr: u64) -> Vec<Range> {
     if c.encoded(ptr_enc, hdr).is_none() {
         return Vec::new();
     }
-    let Some(count) = c.encoded(count_enc, hdr) else { return Vec::new() };
+    let Some(count) = c.encoded(count_enc, hdr) else {
+        return Vec::new();
+    };
     if count > 10_000_000 || table_enc == DW_EH_PE_OMIT {
         return Vec::new();
     }
     let mut cies: Vec<(u64, u8)> = Vec::new();
     let mut out = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let (Some(start), Some(fde)) = (c.encoded(table_enc, hdr), c.encoded(table_enc, hdr)) else {
+        let (Some(start), Some(fde)) = (c.encoded(table_enc, hdr), c.encoded(table_enc, hdr))
+        else {
             return Vec::new();
         };
         let mut f = Cursor { at: fde };
@@ -190,17 +193,21 @@ pub unsafe fn functions(hdr: u64) -> Vec<Range> {
         let enc = match cies.iter().find(|(a, _)| *a == cie) {
             Some(&(_, e)) => e,
             None => {
-                let Some(e) = cie_fde_encoding(cie) else { continue };
+                let Some(e) = cie_fde_encoding(cie) else {
+                    continue;
+                };
                 cies.push((cie, e));
                 e
             }
         };
         let begin = f.encoded(enc, 0);
         let range = f.encoded(enc & 0x0f, 0);
-        if let (Some(b), Some(r)) = (begin, range) {
-            if b == start && r > 0 && r < 1 << 32 {
-                out.push((b, b + r));
-            }
+        if let (Some(b), Some(r)) = (begin, range)
+            && b == start
+            && r > 0
+            && r < 1 << 32
+        {
+            out.push((b, b + r));
         }
     }
     out.sort_unstable();
@@ -227,16 +234,26 @@ pub struct Object {
 
 /// Every loaded ELF object of the process (main program, libraries, vDSO).
 pub fn objects() -> Vec<Object> {
-    unsafe extern "C" fn cb(info: *mut libc::dl_phdr_info, _size: libc::size_t, data: *mut libc::c_void) -> libc::c_int {
+    unsafe extern "C" fn cb(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
         // SAFETY: dl_iterate_phdr passes a valid info and our Vec through `data`.
         let (info, out) = unsafe { (&*info, &mut *(data as *mut Vec<Object>)) };
         let name = if info.dlpi_name.is_null() {
             String::new()
         } else {
             // SAFETY: dlpi_name is a NUL-terminated string owned by the loader.
-            unsafe { core::ffi::CStr::from_ptr(info.dlpi_name) }.to_string_lossy().into_owned()
+            unsafe { core::ffi::CStr::from_ptr(info.dlpi_name) }
+                .to_string_lossy()
+                .into_owned()
         };
-        let mut obj = Object { name, exec: Vec::new(), eh_frame_hdr: None };
+        let mut obj = Object {
+            name,
+            exec: Vec::new(),
+            eh_frame_hdr: None,
+        };
         for i in 0..info.dlpi_phnum as usize {
             // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
             let ph = unsafe { &*info.dlpi_phdr.add(i) };
@@ -286,7 +303,10 @@ mod tests {
     #[test]
     fn libc_and_vdso_have_tables() {
         let objs = objects();
-        let libc = objs.iter().find(|o| o.name.contains("libc.so")).expect("libc loaded");
+        let libc = objs
+            .iter()
+            .find(|o| o.name.contains("libc.so"))
+            .expect("libc loaded");
         // SAFETY: from PT_GNU_EH_FRAME of a loaded object.
         let fns = unsafe { functions(libc.eh_frame_hdr.unwrap()) };
         assert!(fns.len() > 1000);

@@ -54,7 +54,13 @@ pub fn load(path: &CStr) -> Result<(), HookError> {
     // The hook's "next" is the default until __hook_init replaces it.
     HOOK.store(zp_next as *const () as usize, Ordering::SeqCst);
     // SAFETY: path is a C string; dlmopen reports failure by returning null.
-    let handle = unsafe { libc::dlmopen(libc::LM_ID_NEWLM, path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    let handle = unsafe {
+        libc::dlmopen(
+            libc::LM_ID_NEWLM,
+            path.as_ptr(),
+            libc::RTLD_NOW | libc::RTLD_LOCAL,
+        )
+    };
     if handle.is_null() {
         return Err(HookError::Load(dlerror()));
     }
@@ -83,7 +89,9 @@ pub fn load(path: &CStr) -> Result<(), HookError> {
 /// "next" function the runtime gave it. Weak undefined symbols (the C runtime's optional
 /// `__cxa_finalize`, `__gmon_start__`, …) are allowed. Any doubt (a parse error) means false.
 pub fn vector_free(path: &std::path::Path) -> bool {
-    std::fs::read(path).ok().is_some_and(|elf| elf_vector_free(&elf).unwrap_or(false))
+    std::fs::read(path)
+        .ok()
+        .is_some_and(|elf| elf_vector_free(&elf).unwrap_or(false))
 }
 
 fn rd<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
@@ -112,7 +120,11 @@ fn elf_vector_free(elf: &[u8]) -> Option<bool> {
         if u32_at(elf, sh + 4)? != 11 {
             continue; // not SHT_DYNSYM
         }
-        let (off, size, entsize) = (u64_at(elf, sh + 0x18)?, u64_at(elf, sh + 0x20)?, u64_at(elf, sh + 0x38)?);
+        let (off, size, entsize) = (
+            u64_at(elf, sh + 0x18)?,
+            u64_at(elf, sh + 0x20)?,
+            u64_at(elf, sh + 0x38)?,
+        );
         for k in 1..size / entsize.max(1) {
             let sym = off + k * entsize;
             let (info, shndx) = (*elf.get(sym + 4)?, u16_at(elf, sym + 6)?);
@@ -154,12 +166,16 @@ pub fn uses_extended_state(ins: &iced_x86::Instruction) -> bool {
         (R::TMM0, R::TMM7),
     ];
     let vector_reg = |r: R| ranges.iter().any(|&(a, b)| (a..=b).contains(&r));
-    if (0..ins.op_count()).any(|i| ins.op_kind(i) == iced_x86::OpKind::Register && vector_reg(ins.op_register(i))) {
+    if (0..ins.op_count())
+        .any(|i| ins.op_kind(i) == iced_x86::OpKind::Register && vector_reg(ins.op_register(i)))
+    {
         return true;
     }
     let name = format!("{:?}", ins.code());
-    const PREFIXES: [&str; 12] =
-        ["VEX_", "EVEX_", "XOP_", "D3NOW_", "MVEX_", "F", "Ldmxcsr", "Stmxcsr", "Emms", "Xsave", "Xrstor", "Vmxoff"];
+    const PREFIXES: [&str; 12] = [
+        "VEX_", "EVEX_", "XOP_", "D3NOW_", "MVEX_", "F", "Ldmxcsr", "Stmxcsr", "Emms", "Xsave",
+        "Xrstor", "Vmxoff",
+    ];
     PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
@@ -176,17 +192,25 @@ mod tests {
         assert!(uses_extended_state(&decode1(&[0x66, 0x0f, 0xef, 0xc0]))); // pxor xmm0,xmm0
         assert!(uses_extended_state(&decode1(&[0xc5, 0xf8, 0x77]))); // vzeroupper
         assert!(uses_extended_state(&decode1(&[0xd9, 0xe8]))); // fld1
-        assert!(uses_extended_state(&decode1(&[0x0f, 0xae, 0x5c, 0x24, 0xfc]))); // stmxcsr
-        assert!(uses_extended_state(&decode1(&[0x62, 0xf1, 0xfe, 0x48, 0x6f, 0x00]))); // vmovdqu64 zmm0
+        assert!(uses_extended_state(&decode1(&[
+            0x0f, 0xae, 0x5c, 0x24, 0xfc
+        ]))); // stmxcsr
+        assert!(uses_extended_state(&decode1(&[
+            0x62, 0xf1, 0xfe, 0x48, 0x6f, 0x00
+        ]))); // vmovdqu64 zmm0
         assert!(!uses_extended_state(&decode1(&[0x48, 0x89, 0xf8]))); // mov rax,rdi
         assert!(!uses_extended_state(&decode1(&[0xf3, 0x0f, 0x1e, 0xfa]))); // endbr64
         assert!(!uses_extended_state(&decode1(&[0x0f, 0xae, 0xe8]))); // lfence
-        assert!(!uses_extended_state(&decode1(&[0xf0, 0x48, 0x0f, 0xc1, 0x07]))); // lock xadd
+        assert!(!uses_extended_state(&decode1(&[
+            0xf0, 0x48, 0x0f, 0xc1, 0x07
+        ]))); // lock xadd
     }
 
     #[test]
     fn libc_is_not_vector_free_and_garbage_is_refused() {
-        assert!(!vector_free(std::path::Path::new("/lib/x86_64-linux-gnu/libc.so.6")));
+        assert!(!vector_free(std::path::Path::new(
+            "/lib/x86_64-linux-gnu/libc.so.6"
+        )));
         assert!(!vector_free(std::path::Path::new("/nonexistent")));
         assert_eq!(elf_vector_free(b"not an elf"), None);
     }

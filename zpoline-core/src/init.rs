@@ -25,7 +25,9 @@ fn say(msg: &str) {
 /// Prints the error and exits 127, or warns and returns when the user asked to continue.
 fn fail(msg: &str, keep_going: bool) {
     if keep_going {
-        say(&format!("warning: {msg} (ZPOLINE_ON_ERROR=continue: running without hooks)"));
+        say(&format!(
+            "warning: {msg} (ZPOLINE_ON_ERROR=continue: running without hooks)"
+        ));
     } else {
         say(msg);
         sys::exit_group(EXIT_FAILURE);
@@ -95,20 +97,40 @@ pub fn start() {
         return;
     }
     let keep_going = std::env::var_os("ZPOLINE_ON_ERROR").is_some_and(|v| v == "continue");
-    if let Some(v) = std::env::var_os("ZPOLINE_ON_ERROR") {
-        if v != "continue" && v != "exit" {
-            say(&format!("unknown ZPOLINE_ON_ERROR={}; use 'continue' or 'exit'", v.to_string_lossy()));
-            sys::exit_group(EXIT_FAILURE);
-        }
+    if let Some(v) = std::env::var_os("ZPOLINE_ON_ERROR")
+        && v != "continue"
+        && v != "exit"
+    {
+        say(&format!(
+            "unknown ZPOLINE_ON_ERROR={}; use 'continue' or 'exit'",
+            v.to_string_lossy()
+        ));
+        sys::exit_group(EXIT_FAILURE);
     }
+    let t0 = std::time::Instant::now();
     detect_cpu();
     if let Err(e) = sites::init() {
-        return fail(&format!("cannot allocate the site table (errno {e})"), keep_going);
+        return fail(
+            &format!("cannot allocate the site table (errno {e})"),
+            keep_going,
+        );
     }
     // A page to fault on for calls that are not rewritten sites.
-    match sys::mmap(0, 4096, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) {
+    match sys::mmap(
+        0,
+        4096,
+        libc::PROT_NONE,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        -1,
+        0,
+    ) {
         Ok(p) => arch::FAULT_TARGET.store(p as u64, Ordering::Relaxed),
-        Err(e) => return fail(&format!("cannot map the fault page (errno {e})"), keep_going),
+        Err(e) => {
+            return fail(
+                &format!("cannot map the fault page (errno {e})"),
+                keep_going,
+            );
+        }
     }
     if let Err(e) = trampoline::map(arch::zp_entry as *const () as usize as u64) {
         let msg = match e {
@@ -124,12 +146,17 @@ pub fn start() {
         return fail(&msg, keep_going);
     }
     if let Err(e) = signals::install() {
-        return fail(&format!("cannot install the SIGSEGV handler (errno {e})"), keep_going);
+        return fail(
+            &format!("cannot install the SIGSEGV handler (errno {e})"),
+            keep_going,
+        );
     }
+    let t1 = std::time::Instant::now();
     let report = match rewrite::rewrite_all() {
         Ok(r) => r,
         Err(msg) => return fail(&msg, keep_going),
     };
+    let t2 = std::time::Instant::now();
     if std::env::var_os("ZPOLINE_DEBUG").is_some_and(|v| v == "1") {
         say(&format!(
             "rewrote {} sites in {} mappings ({} KiB), {} red-zone sites through stubs; {} sites left unpatched, {} unreadable mappings",
@@ -140,6 +167,11 @@ pub fn start() {
             report.skipped.len(),
             report.unreadable.len()
         ));
+        say(&format!(
+            "set-up took {:?}, rewriting {:?}",
+            t1 - t0,
+            t2 - t1
+        ));
         for (a, why, path, off) in &report.skipped {
             say(&format!("  unpatched {a:#x} ({why:?}) at {path}+{off:#x}"));
         }
@@ -147,10 +179,16 @@ pub fn start() {
     if let Some(path) = std::env::var_os("LIBZPHOOK") {
         let shown = path.to_string_lossy().into_owned();
         let Ok(c) = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())) else {
-            return fail(&format!("LIBZPHOOK={shown} contains a NUL byte"), keep_going);
+            return fail(
+                &format!("LIBZPHOOK={shown} contains a NUL byte"),
+                keep_going,
+            );
         };
         if shown.is_empty() {
-            return fail("LIBZPHOOK is set but empty; set it to the path of a hook library or unset it", keep_going);
+            return fail(
+                "LIBZPHOOK is set but empty; set it to the path of a hook library or unset it",
+                keep_going,
+            );
         }
         if let Err(e) = hook::load(&c) {
             return fail(&e.message(&shown), keep_going);

@@ -81,7 +81,10 @@ mod tests {
         assert_eq!(m.offset, 0x28000);
         assert_eq!(m.path, "/usr/lib/x86_64-linux-gnu/libc.so.6");
         assert_eq!(m.prot(), libc::PROT_READ | libc::PROT_EXEC);
-        let v = parse_line("ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]").unwrap();
+        let v = parse_line(
+            "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]",
+        )
+        .unwrap();
         assert_eq!(v.path, "[vsyscall]");
         assert!(v.exec && !v.read);
         let a = parse_line("7ffd1000-7ffd2000 rw-p 00000000 00:00 0 ").unwrap();

@@ -15,8 +15,6 @@ use crate::maps::{self, Mapping};
 use crate::stubs::{self, Stubs};
 use crate::{sites, sys};
 
-const PAGE: u64 = 4096;
-
 /// What one rewriting pass did.
 #[derive(Debug, Default, Clone)]
 pub struct Report {
@@ -43,7 +41,10 @@ fn excluded(m: &Mapping, own_path: &str) -> bool {
 /// The path of the mapping that holds the runtime's code.
 fn own_path(all: &[Mapping]) -> String {
     let here = crate::arch::x86_64::zp_entry as *const () as usize as u64;
-    all.iter().find(|m| m.contains(here)).map(|m| m.path.clone()).unwrap_or_default()
+    all.iter()
+        .find(|m| m.contains(here))
+        .map(|m| m.path.clone())
+        .unwrap_or_default()
 }
 
 /// Finds the sites of every executable mapping (phase one).
@@ -59,12 +60,19 @@ pub fn find_all(all: &[Mapping], report: &mut Report) -> Vec<Site> {
         }
         report.mappings += 1;
         report.bytes += m.end - m.start;
-        let obj = objects.iter().position(|o| o.exec.iter().any(|&(s, e)| s < m.end && m.start < e));
+        let obj = objects
+            .iter()
+            .position(|o| o.exec.iter().any(|&(s, e)| s < m.end && m.start < e));
         let fns: &[ehframe::Range] = match obj {
             Some(i) => {
                 if tables[i].is_none() {
                     // SAFETY: PT_GNU_EH_FRAME of a loaded object points at its mapped table.
-                    tables[i] = Some(objects[i].eh_frame_hdr.map(|h| unsafe { ehframe::functions(h) }).unwrap_or_default());
+                    tables[i] = Some(
+                        objects[i]
+                            .eh_frame_hdr
+                            .map(|h| unsafe { ehframe::functions(h) })
+                            .unwrap_or_default(),
+                    );
                 }
                 tables[i].as_deref().unwrap_or(&[])
             }
@@ -72,14 +80,18 @@ pub fn find_all(all: &[Mapping], report: &mut Report) -> Vec<Site> {
         };
         // SAFETY: a readable mapping from /proc/self/maps, not unmapped while we read it
         // (start-up is single-threaded; late code is handled by its own path).
-        let bytes = unsafe { core::slice::from_raw_parts(m.start as *const u8, (m.end - m.start) as usize) };
+        let bytes = unsafe {
+            core::slice::from_raw_parts(m.start as *const u8, (m.end - m.start) as usize)
+        };
         for s in decode::scan(bytes, m.start, fns) {
             // A site whose two bytes run past the mapping cannot be an instruction we rewrite.
             if s.addr + 2 > m.end {
                 continue;
             }
             if let Some(why) = s.unsafe_reason {
-                report.skipped.push((s.addr, why, m.path.clone(), s.addr - m.start + m.offset));
+                report
+                    .skipped
+                    .push((s.addr, why, m.path.clone(), s.addr - m.start + m.offset));
             }
             out.push(s);
         }
@@ -87,27 +99,28 @@ pub fn find_all(all: &[Mapping], report: &mut Report) -> Vec<Site> {
     out
 }
 
-/// Page runs `[start, end)` that must be writable to patch `addrs`, each with the protection to
-/// restore, taken from the mapping that holds it.
+/// Ranges `[start, end)` to make writable to perform `writes`, each with the protection to
+/// restore: every mapping that holds a byte to write, whole (one `mprotect` per mapping each
+/// way, instead of splitting the mapping into many areas page by page, which costs far more).
 fn page_runs(writes: &[Write], all: &[Mapping]) -> Vec<(u64, u64, i32)> {
-    let mut pages: Vec<u64> = writes
-        .iter()
-        .flat_map(|w| {
-            let first = w.addr & !(PAGE - 1);
-            let last = (w.addr + w.len as u64 - 1) & !(PAGE - 1);
-            (first..=last).step_by(PAGE as usize)
-        })
-        .collect();
-    pages.sort_unstable();
-    pages.dedup();
     let mut runs: Vec<(u64, u64, i32)> = Vec::new();
-    for p in pages {
-        let prot = all.iter().find(|m| m.contains(p)).map_or(libc::PROT_READ | libc::PROT_EXEC, |m| m.prot());
-        match runs.last_mut() {
-            Some((_, end, pr)) if *end == p && *pr == prot => *end = p + PAGE,
-            _ => runs.push((p, p + PAGE, prot)),
+    let mut last: Option<usize> = None;
+    for w in writes {
+        for a in [w.addr, w.addr + w.len as u64 - 1] {
+            if last.is_some_and(|i| all[i].contains(a)) {
+                continue;
+            }
+            let Some(i) = all.iter().position(|m| m.contains(a)) else {
+                continue;
+            };
+            last = Some(i);
+            let m = &all[i];
+            if !runs.iter().any(|r| r.0 == m.start) {
+                runs.push((m.start, m.end, m.prot()));
+            }
         }
     }
+    runs.sort_unstable();
     runs
 }
 
@@ -123,7 +136,11 @@ impl Write {
     fn new(addr: u64, b: &[u8]) -> Write {
         let mut bytes = [0u8; 16];
         bytes[..b.len()].copy_from_slice(b);
-        Write { addr, bytes, len: b.len() }
+        Write {
+            addr,
+            bytes,
+            len: b.len(),
+        }
     }
 }
 
@@ -131,14 +148,19 @@ impl Write {
 ///
 /// Must not allocate or call into other libraries: the pages it makes writable may hold them.
 fn patch(writes: &[Write], runs: &[(u64, u64, i32)]) -> Result<(), (&'static str, i32)> {
-    let old_mask = sys::sigprocmask(libc::SIG_SETMASK, Some(!0)).map_err(|e| ("rt_sigprocmask", e))?;
+    let old_mask =
+        sys::sigprocmask(libc::SIG_SETMASK, Some(!0)).map_err(|e| ("rt_sigprocmask", e))?;
     let mut result = Ok(());
     let mut opened = 0;
     for &(s, e, prot) in runs {
         // Keep the pages executable while they are written when the system allows it (another
         // thread may be running there); otherwise read-write for the instant of the write.
-        let rw = sys::mprotect(s, (e - s) as usize, prot | libc::PROT_WRITE | libc::PROT_READ)
-            .or_else(|_| sys::mprotect(s, (e - s) as usize, libc::PROT_READ | libc::PROT_WRITE));
+        let rw = sys::mprotect(
+            s,
+            (e - s) as usize,
+            prot | libc::PROT_WRITE | libc::PROT_READ,
+        )
+        .or_else(|_| sys::mprotect(s, (e - s) as usize, libc::PROT_READ | libc::PROT_WRITE));
         if let Err(err) = rw {
             result = Err(("mprotect", err));
             break;
@@ -150,11 +172,16 @@ fn patch(writes: &[Write], runs: &[(u64, u64, i32)]) -> Result<(), (&'static str
             if w.len == 2 {
                 // SAFETY: `w.addr` is the first byte of a decoded syscall/sysenter instruction whose
                 // page(s) were just made writable; one 2-byte store replaces it.
-                unsafe { (w.addr as *mut u16).write_unaligned(u16::from_le_bytes([w.bytes[0], w.bytes[1]])) };
+                unsafe {
+                    (w.addr as *mut u16)
+                        .write_unaligned(u16::from_le_bytes([w.bytes[0], w.bytes[1]]))
+                };
             } else {
                 for i in 0..w.len {
                     // SAFETY: decoded instructions being replaced, in pages made writable above.
-                    unsafe { core::ptr::write_volatile((w.addr + i as u64) as *mut u8, w.bytes[i]) };
+                    unsafe {
+                        core::ptr::write_volatile((w.addr + i as u64) as *mut u8, w.bytes[i])
+                    };
                 }
             }
         }
@@ -171,7 +198,8 @@ fn patch(writes: &[Write], runs: &[(u64, u64, i32)]) -> Result<(), (&'static str
 
 /// Rewrites every safe site of every executable mapping.
 pub fn rewrite_all() -> Result<Report, String> {
-    let all = maps::read_self().map_err(|e| format!("cannot read /proc/self/maps (errno {e}); is /proc mounted?"))?;
+    let all = maps::read_self()
+        .map_err(|e| format!("cannot read /proc/self/maps (errno {e}); is /proc mounted?"))?;
     let mut report = Report::default();
     let found = find_all(&all, &mut report);
     let entry = crate::arch::x86_64::zp_entry as *const () as u64;
@@ -179,16 +207,17 @@ pub fn rewrite_all() -> Result<Report, String> {
     let mut stubs = Stubs::default();
     for s in &found {
         match (s.unsafe_reason, s.takeover) {
-            (None, _) => {
-                if sites::insert(s.addr) {
-                    writes.push(Write::new(s.addr, &[0xff, 0xd0]));
-                    report.rewritten += 1;
-                }
+            (None, _) if sites::insert(s.addr) => {
+                writes.push(Write::new(s.addr, &[0xff, 0xd0]));
+                report.rewritten += 1;
             }
             (Some(_), Some(t)) if s.addr - t <= 8 => {
-                let Some(at) = stubs.alloc(t, (s.addr - t) as usize + stubs::TAIL, &all) else { continue };
+                let Some(at) = stubs.alloc(t, (s.addr - t) as usize + stubs::TAIL, &all) else {
+                    continue;
+                };
                 // SAFETY: [t, s) are decoded instructions of a readable mapping.
-                let moved = unsafe { core::slice::from_raw_parts(t as *const u8, (s.addr - t) as usize) };
+                let moved =
+                    unsafe { core::slice::from_raw_parts(t as *const u8, (s.addr - t) as usize) };
                 let (code, ret) = stubs::build(at, moved, s.addr, entry);
                 if !sites::insert(ret - 2) {
                     continue;
@@ -202,9 +231,12 @@ pub fn rewrite_all() -> Result<Report, String> {
             _ => {}
         }
     }
-    stubs.seal().map_err(|e| format!("mprotect failed with errno {e} while sealing stubs"))?;
+    stubs
+        .seal()
+        .map_err(|e| format!("mprotect failed with errno {e} while sealing stubs"))?;
     let runs = page_runs(&writes, &all);
-    patch(&writes, &runs).map_err(|(what, e)| format!("{what} failed with errno {e} while rewriting code"))?;
+    patch(&writes, &runs)
+        .map_err(|(what, e)| format!("{what} failed with errno {e} while rewriting code"))?;
     Ok(report)
 }
 
@@ -217,16 +249,27 @@ mod tests {
     }
 
     #[test]
-    fn straddling_site_opens_both_pages() {
-        let all = [m(0x10000, 0x13000, "r-xp", "/lib/x.so")];
+    fn straddling_site_opens_both_mappings() {
+        let all = [
+            m(0x10000, 0x11000, "r-xp", "/lib/x.so"),
+            m(0x11000, 0x13000, "r-xp", "/lib/y.so"),
+        ];
         let runs = page_runs(&[Write::new(0x10fff, &[0xff, 0xd0])], &all);
-        assert_eq!(runs, vec![(0x10000, 0x12000, libc::PROT_READ | libc::PROT_EXEC)]);
+        let rx = libc::PROT_READ | libc::PROT_EXEC;
+        assert_eq!(runs, vec![(0x10000, 0x11000, rx), (0x11000, 0x13000, rx)]);
     }
 
     #[test]
-    fn runs_split_on_protection_and_gaps() {
-        let all = [m(0x10000, 0x12000, "r-xp", "/a"), m(0x12000, 0x13000, "--xp", "/a"), m(0x20000, 0x21000, "r-xp", "/b")];
-        let w: Vec<Write> = [0x10010, 0x11010, 0x12010, 0x20010].iter().map(|&a| Write::new(a, &[0xff, 0xd0])).collect();
+    fn one_run_per_mapping_with_its_protection() {
+        let all = [
+            m(0x10000, 0x12000, "r-xp", "/a"),
+            m(0x12000, 0x13000, "--xp", "/a"),
+            m(0x20000, 0x21000, "r-xp", "/b"),
+        ];
+        let w: Vec<Write> = [0x10010, 0x11010, 0x12010, 0x20010]
+            .iter()
+            .map(|&a| Write::new(a, &[0xff, 0xd0]))
+            .collect();
         let runs = page_runs(&w, &all);
         assert_eq!(
             runs,
@@ -241,17 +284,36 @@ mod tests {
     #[test]
     fn exclusions() {
         assert!(excluded(&m(0, 0x1000, "--xp", ""), "/x/libzpoline.so"));
-        assert!(excluded(&m(0xffffffffff600000, 0xffffffffff601000, "--xp", "[vsyscall]"), ""));
-        assert!(excluded(&m(0x1000, 0x2000, "r-xp", "/x/libzpoline.so"), "/x/libzpoline.so"));
-        assert!(!excluded(&m(0x1000, 0x2000, "r-xp", "[vdso]"), "/x/libzpoline.so"));
+        assert!(excluded(
+            &m(0xffffffffff600000, 0xffffffffff601000, "--xp", "[vsyscall]"),
+            ""
+        ));
+        assert!(excluded(
+            &m(0x1000, 0x2000, "r-xp", "/x/libzpoline.so"),
+            "/x/libzpoline.so"
+        ));
+        assert!(!excluded(
+            &m(0x1000, 0x2000, "r-xp", "[vdso]"),
+            "/x/libzpoline.so"
+        ));
     }
 
     #[test]
     fn patch_rewrites_a_private_copy() {
         // An executable anonymous page holding `syscall; ret`.
-        let p = sys::mmap(0, 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0).unwrap() as u64;
+        let p = sys::mmap(
+            0,
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+        .unwrap() as u64;
         // SAFETY: p is our fresh RW page.
-        unsafe { core::ptr::copy_nonoverlapping([0x0fu8, 0x05, 0xc3].as_ptr(), (p + 0xffe) as *mut u8, 2) };
+        unsafe {
+            core::ptr::copy_nonoverlapping([0x0fu8, 0x05, 0xc3].as_ptr(), (p + 0xffe) as *mut u8, 2)
+        };
         sys::mprotect(p, 4096, libc::PROT_READ | libc::PROT_EXEC).unwrap();
         let all = [m(p, p + 4096, "r-xp", "")];
         let w = [Write::new(p + 0x10, &[0xff, 0xd0])];
@@ -259,7 +321,11 @@ mod tests {
         // SAFETY: the page is readable.
         let b = unsafe { core::ptr::read((p + 0x10) as *const [u8; 2]) };
         assert_eq!(b, [0xff, 0xd0]);
-        let now = maps::read_self().unwrap().into_iter().find(|x| x.contains(p)).unwrap();
+        let now = maps::read_self()
+            .unwrap()
+            .into_iter()
+            .find(|x| x.contains(p))
+            .unwrap();
         assert!(now.read && now.exec && !now.write);
     }
 }

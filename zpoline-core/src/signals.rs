@@ -64,7 +64,11 @@ fn set_app_action(a: &KSigaction) {
     CURRENT.store(i, Ordering::Release);
 }
 
-fn rt_sigaction(sig: i64, act: Option<&KSigaction>, old: Option<&mut KSigaction>) -> Result<i64, i32> {
+fn rt_sigaction(
+    sig: i64,
+    act: Option<&KSigaction>,
+    old: Option<&mut KSigaction>,
+) -> Result<i64, i32> {
     let a = act.map_or(0, |a| a as *const KSigaction as i64);
     let o = old.map_or(0, |o| o as *mut KSigaction as i64);
     sys::syscall6(libc::SYS_rt_sigaction, [sig, a, o, 8, 0, 0])
@@ -124,7 +128,7 @@ const REG_RIP: usize = libc::REG_RIP as usize;
 
 /// Whether a fault at `rip` with `rax`, `rsp` is a rewritten site calling an out-of-range number.
 fn is_out_of_range_call(rip: u64, rax: u64, rsp: u64) -> bool {
-    if rip != rax || rsp == 0 || rsp % 8 != 0 {
+    if rip != rax || rsp == 0 || !rsp.is_multiple_of(8) {
         return false;
     }
     // SAFETY: the faulting call has just pushed its return address at rsp, so it is mapped.
@@ -150,7 +154,12 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     if act.handler <= 1 {
         // SIG_DFL (or SIG_IGN, which the kernel overrides for faults): restore the default
         // and let the fault happen again, so the process dies exactly as it would have.
-        let dfl = KSigaction { handler: 0, flags: SA_RESTORER, restorer: arch::restore_rt as *const () as usize as u64, mask: 0 };
+        let dfl = KSigaction {
+            handler: 0,
+            flags: SA_RESTORER,
+            restorer: arch::restore_rt as *const () as usize as u64,
+            mask: 0,
+        };
         let _ = rt_sigaction(SIGSEGV, Some(&dfl), None);
         INSTALLED.store(false, Ordering::Release);
         // SAFETY: the kernel passes a valid siginfo.
@@ -173,11 +182,13 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     }
     if act.flags & SA_SIGINFO != 0 {
         // SAFETY: the application registered a three-argument handler.
-        let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) = unsafe { core::mem::transmute(act.handler as *const () as usize) };
+        let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { core::mem::transmute(act.handler as *const () as usize) };
         f(sig, info, ctx);
     } else {
         // SAFETY: the application registered a one-argument handler.
-        let f: extern "C" fn(i32) = unsafe { core::mem::transmute(act.handler as *const () as usize) };
+        let f: extern "C" fn(i32) =
+            unsafe { core::mem::transmute(act.handler as *const () as usize) };
         f(sig);
     }
     // Returning restores the interrupted mask (and any context change the handler made).

@@ -87,7 +87,14 @@ impl Stubs {
         cands.sort_unstable_by_key(|&c| distance(c, near));
         let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE;
         for c in cands.into_iter().take(16) {
-            if let Ok(p) = sys::mmap(c, PAGE as usize, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) {
+            if let Ok(p) = sys::mmap(
+                c,
+                PAGE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            ) {
                 if p as u64 == c {
                     return Some(c);
                 }
@@ -142,9 +149,17 @@ mod tests {
         let (code, ret) = build(0x10000, &moved, 0x20005, 0x7f00_0000_1234);
         let mut d = Decoder::with_ip(64, &code, 0x10000, DecoderOptions::NONE);
         let mn: Vec<Mnemonic> = (0..4).map(|_| d.decode().mnemonic()).collect();
-        assert_eq!(mn, [Mnemonic::Mov, Mnemonic::Lea, Mnemonic::Call, Mnemonic::Jmp]);
+        assert_eq!(
+            mn,
+            [Mnemonic::Mov, Mnemonic::Lea, Mnemonic::Call, Mnemonic::Jmp]
+        );
         assert_eq!(ret, 0x10000 + 5 + 5 + 6);
-        let mut d = Decoder::with_ip(64, &code[(ret - 0x10000) as usize + 10..], ret + 10, DecoderOptions::NONE);
+        let mut d = Decoder::with_ip(
+            64,
+            &code[(ret - 0x10000) as usize + 10..],
+            ret + 10,
+            DecoderOptions::NONE,
+        );
         assert_eq!(d.decode().mnemonic(), Mnemonic::Lea);
         let j = d.decode();
         assert_eq!(j.near_branch_target(), 0x20007);

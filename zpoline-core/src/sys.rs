@@ -8,7 +8,11 @@ use crate::arch::x86_64::raw_syscall;
 pub type SysResult = Result<i64, i32>;
 
 fn check(r: i64) -> SysResult {
-    if (-4095..0).contains(&r) { Err((-r) as i32) } else { Ok(r) }
+    if (-4095..0).contains(&r) {
+        Err((-r) as i32)
+    } else {
+        Ok(r)
+    }
 }
 
 /// `syscall(nr, a1..a6)` through the runtime's own instruction.
@@ -21,7 +25,10 @@ pub fn syscall6(nr: i64, a: [i64; 6]) -> SysResult {
 /// write(2) of the whole buffer (retries short writes and EINTR).
 pub fn write_all(fd: i32, mut buf: &[u8]) {
     while !buf.is_empty() {
-        match syscall6(libc::SYS_write, [fd as i64, buf.as_ptr() as i64, buf.len() as i64, 0, 0, 0]) {
+        match syscall6(
+            libc::SYS_write,
+            [fd as i64, buf.as_ptr() as i64, buf.len() as i64, 0, 0, 0],
+        ) {
             Ok(n) if n > 0 => buf = &buf[n as usize..],
             Err(libc::EINTR) => continue,
             _ => return,
@@ -38,12 +45,25 @@ pub fn mmap_anon(len: usize) -> Result<*mut u8, i32> {
 
 /// mmap(2) with every argument given.
 pub fn mmap(addr: u64, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> SysResult {
-    syscall6(libc::SYS_mmap, [addr as i64, len as i64, prot as i64, flags as i64, fd as i64, off])
+    syscall6(
+        libc::SYS_mmap,
+        [
+            addr as i64,
+            len as i64,
+            prot as i64,
+            flags as i64,
+            fd as i64,
+            off,
+        ],
+    )
 }
 
 /// mprotect(2).
 pub fn mprotect(addr: u64, len: usize, prot: i32) -> SysResult {
-    syscall6(libc::SYS_mprotect, [addr as i64, len as i64, prot as i64, 0, 0, 0])
+    syscall6(
+        libc::SYS_mprotect,
+        [addr as i64, len as i64, prot as i64, 0, 0, 0],
+    )
 }
 
 /// munmap(2).
@@ -62,17 +82,33 @@ pub fn exit_group(code: i32) -> ! {
 pub fn sigprocmask(how: i32, set: Option<u64>) -> Result<u64, i32> {
     let mut old: u64 = 0;
     let setp = set.as_ref().map_or(0, |s| s as *const u64 as i64);
-    syscall6(libc::SYS_rt_sigprocmask, [how as i64, setp, &mut old as *mut u64 as i64, 8, 0, 0])?;
+    syscall6(
+        libc::SYS_rt_sigprocmask,
+        [how as i64, setp, &mut old as *mut u64 as i64, 8, 0, 0],
+    )?;
     Ok(old)
 }
 
 /// Reads a whole file (such as /proc/self/maps) with raw system calls.
 pub fn read_file(path: &core::ffi::CStr) -> Result<Vec<u8>, i32> {
-    let fd = syscall6(libc::SYS_openat, [libc::AT_FDCWD as i64, path.as_ptr() as i64, (libc::O_RDONLY | libc::O_CLOEXEC) as i64, 0, 0, 0])?;
+    let fd = syscall6(
+        libc::SYS_openat,
+        [
+            libc::AT_FDCWD as i64,
+            path.as_ptr() as i64,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as i64,
+            0,
+            0,
+            0,
+        ],
+    )?;
     let mut out = Vec::with_capacity(64 * 1024);
     let mut chunk = [0u8; 16 * 1024];
     let res = loop {
-        match syscall6(libc::SYS_read, [fd, chunk.as_mut_ptr() as i64, chunk.len() as i64, 0, 0, 0]) {
+        match syscall6(
+            libc::SYS_read,
+            [fd, chunk.as_mut_ptr() as i64, chunk.len() as i64, 0, 0, 0],
+        ) {
             Ok(0) => break Ok(out),
             Ok(n) => out.extend_from_slice(&chunk[..n as usize]),
             Err(libc::EINTR) => continue,
@@ -90,12 +126,18 @@ mod tests {
     #[test]
     fn raw_getpid_matches_libc() {
         // SAFETY: getpid has no preconditions.
-        assert_eq!(syscall6(libc::SYS_getpid, [0; 6]).unwrap(), unsafe { libc::getpid() } as i64);
+        assert_eq!(
+            syscall6(libc::SYS_getpid, [0; 6]).unwrap(),
+            unsafe { libc::getpid() } as i64
+        );
     }
 
     #[test]
     fn errors_are_errno() {
-        assert_eq!(syscall6(libc::SYS_close, [-1, 0, 0, 0, 0, 0]), Err(libc::EBADF));
+        assert_eq!(
+            syscall6(libc::SYS_close, [-1, 0, 0, 0, 0, 0]),
+            Err(libc::EBADF)
+        );
         assert_eq!(syscall6(100_000, [0; 6]), Err(libc::ENOSYS));
     }
 

@@ -43,8 +43,8 @@ pub const FUNNEL_END: usize = STUB_AT - MIN_DISP;
 /// Bytes that are both a forward `jmp rel8` displacement and a prefix without effect on the
 /// `jmp` that follows them: segment overrides and REX.
 const DISPS: [u8; 22] = [
-    0x26, 0x2e, 0x36, 0x3e, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b, 0x4c, 0x4d,
-    0x4e, 0x4f, 0x64, 0x65,
+    0x26, 0x2e, 0x36, 0x3e, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b,
+    0x4c, 0x4d, 0x4e, 0x4f, 0x64, 0x65,
 ];
 /// Before a nop only a segment override is harmless (REX.B + 90 is `xchg %r8,%rax`).
 const SEGMENT_PREFIXES: [u8; 6] = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
@@ -60,7 +60,7 @@ pub fn build(entry: u64) -> Vec<u8> {
     let cost_at = |t: usize, cost: &[usize]| -> usize {
         if t >= FUNNEL_END {
             STUB_AT - t
-        } else if t % 2 == 0 {
+        } else if t.is_multiple_of(2) {
             cost[t / 2]
         } else if t.div_ceil(2) == pairs {
             1 + (STUB_AT - FUNNEL_END)
@@ -69,7 +69,11 @@ pub fn build(entry: u64) -> Vec<u8> {
         }
     };
     for p in (0..pairs).rev() {
-        let allowed: &[u8] = if p == pairs - 1 { &SEGMENT_PREFIXES } else { &DISPS };
+        let allowed: &[u8] = if p == pairs - 1 {
+            &SEGMENT_PREFIXES
+        } else {
+            &DISPS
+        };
         let mut best: Option<(usize, u8)> = None;
         for &d in allowed {
             let t = 2 * p + 2 + d as usize;
@@ -187,7 +191,10 @@ mod tests {
         let ins = d.decode();
         assert_eq!(ins.mnemonic(), Mnemonic::Jmp);
         assert_eq!(ins.memory_displacement64(), (STUB_AT + 6) as u64);
-        assert_eq!(&page[STUB_AT + 6..STUB_AT + 14], &0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(
+            &page[STUB_AT + 6..STUB_AT + 14],
+            &0x1122_3344_5566_7788u64.to_le_bytes()
+        );
         assert!(page[STUB_AT + STUB_LEN..].iter().all(|&b| b == 0xf4));
     }
 }

@@ -40,7 +40,11 @@ impl Hook for Basic {
         push(&mut buf, &mut len, b"zpoline-basic: syscall ");
         push_num(&mut buf, &mut len, call.nr);
         push(&mut buf, &mut len, b" ");
-        push(&mut buf, &mut len, call.name().unwrap_or("(unknown)").as_bytes());
+        push(
+            &mut buf,
+            &mut len,
+            call.name().unwrap_or("(unknown)").as_bytes(),
+        );
         push(&mut buf, &mut len, b"\n");
         // SAFETY: write(2) of our own buffer to stderr, through the hook's own libc.
         unsafe { libc::write(2, buf.as_ptr().cast(), len) };

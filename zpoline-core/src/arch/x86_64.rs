@@ -37,7 +37,7 @@
 
 use core::arch::{asm, global_asm, naked_asm};
 
-use crate::dispatch::{zp_prepare, Frame};
+use crate::dispatch::{Frame, zp_prepare};
 
 /// Bytes from the frame base `F` to the application's stack pointer at the site.
 pub const FRAME_TO_SITE_SP: u64 = 288;
@@ -702,13 +702,13 @@ pub unsafe extern "C" fn raw_syscall(
     a6: i64,
 ) -> i64 {
     naked_asm!(
-        "mov %rdi, %rax",                // rax = nr
-        "mov %rsi, %rdi",                // rdi = a1
-        "mov %rdx, %rsi",                // rsi = a2
-        "mov %rcx, %rdx",                // rdx = a3
-        "mov %r8, %r10",                 // r10 = a4
-        "mov %r9, %r8",                  // r8 = a5
-        "mov 8(%rsp), %r9",              // r9 = a6 (seventh C argument, on the stack)
+        "mov %rdi, %rax",   // rax = nr
+        "mov %rsi, %rdi",   // rdi = a1
+        "mov %rdx, %rsi",   // rsi = a2
+        "mov %rcx, %rdx",   // rdx = a3
+        "mov %r8, %r10",    // r10 = a4
+        "mov %r9, %r8",     // r8 = a5
+        "mov 8(%rsp), %r9", // r9 = a6 (seventh C argument, on the stack)
         "syscall",
         "ret",
         options(att_syntax),
@@ -789,50 +789,50 @@ pub unsafe extern "C" fn clone_with_frame(args: *const [i64; 7], frame: *const F
 #[unsafe(naked)]
 pub unsafe extern "C" fn vfork_preserving(args: *const [i64; 7], top: u64) -> i64 {
     naked_asm!(
-        "push %rbx",                     // callee-saved registers we use
+        "push %rbx", // callee-saved registers we use
         "push %rbp",
         "push %r12",
         "push %r13",
         "push %r14",
         "push %r15",
-        "mov %rdi, %r13",                // r13 = args
-        "mov %rsi, %r15",                // r15 = top
-        "sub %rsp, %r15",                // r15 = length of [rsp, top)
-        "xor %edi, %edi",                // mmap(NULL,
-        "mov %r15, %rsi",                //      len,
-        "mov $3, %edx",                  //      PROT_READ|PROT_WRITE,
-        "mov $0x22, %r10d",              //      MAP_PRIVATE|MAP_ANONYMOUS,
-        "mov $-1, %r8",                  //      -1,
-        "xor %r9d, %r9d",                //      0)
-        "mov $9, %eax",                  // SYS_mmap
+        "mov %rdi, %r13",   // r13 = args
+        "mov %rsi, %r15",   // r15 = top
+        "sub %rsp, %r15",   // r15 = length of [rsp, top)
+        "xor %edi, %edi",   // mmap(NULL,
+        "mov %r15, %rsi",   //      len,
+        "mov $3, %edx",     //      PROT_READ|PROT_WRITE,
+        "mov $0x22, %r10d", //      MAP_PRIVATE|MAP_ANONYMOUS,
+        "mov $-1, %r8",     //      -1,
+        "xor %r9d, %r9d",   //      0)
+        "mov $9, %eax",     // SYS_mmap
         "syscall",
-        "cmp $-4095, %rax",              // failed?
-        "jae 9f",                        // return -errno (vfork not attempted)
-        "mov %rax, %r12",                // r12 = copy buffer
-        "mov %rsp, %rsi",                // copy [rsp, top) ...
-        "mov %r12, %rdi",                // ... to the buffer
+        "cmp $-4095, %rax", // failed?
+        "jae 9f",           // return -errno (vfork not attempted)
+        "mov %rax, %r12",   // r12 = copy buffer
+        "mov %rsp, %rsi",   // copy [rsp, top) ...
+        "mov %r12, %rdi",   // ... to the buffer
         "mov %r15, %rcx",
         "rep movsb",
-        "mov 0(%r13), %rax",             // nr
-        "mov 8(%r13), %rdi",             // a1
-        "mov 16(%r13), %rsi",            // a2
-        "mov 24(%r13), %rdx",            // a3
-        "mov 32(%r13), %r10",            // a4
-        "mov 40(%r13), %r8",             // a5
-        "mov 48(%r13), %r9",             // a6
-        "syscall",                       // the child runs on this stack until exec or exit
+        "mov 0(%r13), %rax",  // nr
+        "mov 8(%r13), %rdi",  // a1
+        "mov 16(%r13), %rsi", // a2
+        "mov 24(%r13), %rdx", // a3
+        "mov 32(%r13), %r10", // a4
+        "mov 40(%r13), %r8",  // a5
+        "mov 48(%r13), %r9",  // a6
+        "syscall",            // the child runs on this stack until exec or exit
         "test %rax, %rax",
-        "jz 9f",                         // child: frames are intact, return 0
-        "mov %rax, %rbx",                // parent: rbx = result
-        "mov %r12, %rsi",                // copy the buffer ...
-        "mov %rsp, %rdi",                // ... back over whatever the child wrote
+        "jz 9f",          // child: frames are intact, return 0
+        "mov %rax, %rbx", // parent: rbx = result
+        "mov %r12, %rsi", // copy the buffer ...
+        "mov %rsp, %rdi", // ... back over whatever the child wrote
         "mov %r15, %rcx",
         "rep movsb",
-        "mov %r12, %rdi",                // munmap(buffer,
-        "mov %r15, %rsi",                //        len)
-        "mov $11, %eax",                 // SYS_munmap
+        "mov %r12, %rdi", // munmap(buffer,
+        "mov %r15, %rsi", //        len)
+        "mov $11, %eax",  // SYS_munmap
         "syscall",
-        "mov %rbx, %rax",                // result
+        "mov %rbx, %rax", // result
         "9:",
         "pop %r15",
         "pop %r14",
@@ -853,10 +853,10 @@ pub unsafe extern "C" fn vfork_preserving(args: *const [i64; 7], top: u64) -> i6
 #[unsafe(naked)]
 pub unsafe extern "C" fn sigreturn_at(sp: u64) -> ! {
     naked_asm!(
-        "mov %rdi, %rsp",                // the stack the signal frame is on
-        "mov $15, %eax",                 // SYS_rt_sigreturn
+        "mov %rdi, %rsp", // the stack the signal frame is on
+        "mov $15, %eax",  // SYS_rt_sigreturn
         "syscall",
-        "ud2",                           // not reached
+        "ud2", // not reached
         options(att_syntax),
     )
 }
@@ -868,9 +868,9 @@ pub unsafe extern "C" fn sigreturn_at(sp: u64) -> ! {
 #[unsafe(naked)]
 pub unsafe extern "C" fn restore_rt() {
     naked_asm!(
-        "mov $15, %eax",                 // SYS_rt_sigreturn
+        "mov $15, %eax", // SYS_rt_sigreturn
         "syscall",
-        "ud2",                           // not reached
+        "ud2", // not reached
         options(att_syntax),
     )
 }

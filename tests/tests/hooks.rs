@@ -1,0 +1,172 @@
+//! Hook libraries in the zpoline ABI: the classic basic hook, a hook that rewrites results, the
+//! workspace's example hook, and a counting hook checked against `strace -f`.
+
+use std::collections::BTreeSet;
+use zpoline_tests::*;
+
+/// The syscall numbers in the basic hook's "syscall number N" lines.
+fn hooked_numbers(stderr: &str) -> BTreeSet<u64> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("output from hook_function: syscall number "))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn classic_zpoline_basic_hook_with_ls() {
+    let hook = compile_hook("basic");
+    let cmd = Cmd::new("ls").arg("/");
+    let o = assert_same_as_native(&cmd, &Mode::Hook(hook));
+    o.assert_success("ls / with the basic hook");
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l == "output from __hook_init: we can do some init work here"),
+        "stderr lacks the __hook_init line\n{}",
+        o.report()
+    );
+    // (Not exit_group: ls closes its stderr before exiting, so that line cannot be printed.)
+    let nrs = hooked_numbers(&o.stderr);
+    for (nr, name) in [
+        (257, "openat"),
+        (217, "getdents64"),
+        (1, "write"),
+        (3, "close"),
+    ] {
+        assert!(
+            nrs.contains(&nr),
+            "the hook never saw {name} ({nr}); it saw {nrs:?}\n{}",
+            o.report()
+        );
+    }
+}
+
+#[test]
+fn hook_rewriting_getdents64_to_enotsup_makes_ls_fail() {
+    let hook = compile_hook("enotsup");
+    let native = Cmd::new("ls").arg("/").run_native();
+    native.assert_success("ls / (native)");
+    let o = Cmd::new("ls").arg("/").run_with_hook(&hook);
+    assert!(
+        o.stderr.contains("Operation not supported"),
+        "ls / with getdents64 answering -ENOTSUP should say \"Operation not supported\"\n{}",
+        o.report()
+    );
+    assert!(
+        o.code().is_some_and(|c| c != 0),
+        "ls should exit with a non-zero status\n{}",
+        o.report()
+    );
+}
+
+#[test]
+fn workspace_example_hook_prints_syscall_names() {
+    let hook = example_basic_hook();
+    let cmd = Cmd::new("ls").arg("/");
+    let o = assert_same_as_native(&cmd, &Mode::Hook(hook));
+    o.assert_success("ls / with libzphook_basic.so");
+    for name in ["openat", "getdents64", "write"] {
+        assert!(
+            o.stderr.lines().any(|l| l.contains(name)),
+            "libzphook_basic.so printed no line naming {name}\n{}",
+            o.report()
+        );
+    }
+}
+
+/// Runs `cmd` under strace with the counting hook and compares, over the whole process tree, the
+/// hook's counts per syscall number with what strace saw between the hook's markers.
+fn counts_match_strace(label: &str, cmd: Cmd) {
+    let hook = compile_hook("count");
+    let scratch = Scratch::new(&format!("count-{label}"));
+    let dumps = scratch.join("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    let cmd = cmd.env("ZPTEST_COUNT_DIR", &dumps);
+    let trace_file = scratch.join("strace.txt");
+    let (o, trace) = cmd.run_strace(&Mode::Hook(hook), &trace_file);
+    o.assert_success(&format!("{label} under strace with the counting hook"));
+    let hook_counts = read_count_dumps(&dumps);
+    let window = hook_window_counts(&trace);
+    let context = format!(
+        "{label}\n{}\nstrace output: {}",
+        o.report(),
+        trace_file.display()
+    );
+    assert!(
+        window.ready_markers > 0,
+        "strace never saw the hook's ready marker: the hook was not called\n{context}"
+    );
+    assert!(
+        hook_counts.files > 0,
+        "the hook wrote no counts in {}\n{context}",
+        dumps.display()
+    );
+    match compare_counts(&hook_counts, &window) {
+        Ok(table) => eprintln!("{label}: counts match\n{table}"),
+        Err(e) => panic!("{e}\n{context}"),
+    }
+}
+
+#[test]
+fn counting_hook_matches_strace_ls() {
+    counts_match_strace("ls -la", Cmd::new("ls").args(["-la", "/"]));
+}
+
+#[test]
+fn counting_hook_matches_strace_sh_pipeline() {
+    counts_match_strace(
+        "sh -c 'ls | wc -l'",
+        Cmd::new("sh").args(["-c", "ls | wc -l"]).current_dir("/"),
+    );
+}
+
+#[test]
+fn counting_hook_matches_strace_threads() {
+    counts_match_strace("threads", Cmd::new(compile_program("threads")).arg("200"));
+}
+
+#[test]
+fn counting_hook_matches_strace_signals() {
+    // rt_sigreturn must be among the counted calls.
+    counts_match_strace(
+        "signals",
+        Cmd::new(compile_program("signals")).args(["2000", "1000", "20"]),
+    );
+}
+
+#[test]
+fn counting_hook_matches_strace_vfork() {
+    counts_match_strace("vfork", Cmd::new(compile_program("vfork")).arg("30"));
+}
+
+#[test]
+fn counting_hook_matches_strace_posix_spawn() {
+    counts_match_strace("spawn", Cmd::new(compile_program("spawn")).arg("20"));
+}
+
+#[test]
+fn counting_hook_matches_strace_python() {
+    counts_match_strace(
+        "python3 -c 'import json'",
+        Cmd::new(python3()).args(["-c", "import json"]),
+    );
+}
+
+#[test]
+fn counting_hook_sees_rt_sigreturn() {
+    let hook = compile_hook("count");
+    let scratch = Scratch::new("count-sigreturn");
+    let o = Cmd::new(compile_program("signals"))
+        .args(["2000", "500", "20"])
+        .env("ZPTEST_COUNT_DIR", scratch.path())
+        .run_with_hook(&hook);
+    o.assert_success("signals with the counting hook");
+    let counts = read_count_dumps(scratch.path());
+    let sigreturns = counts.counts.get(&15).copied().unwrap_or(0);
+    assert!(
+        sigreturns >= 40,
+        "the hook saw {sigreturns} rt_sigreturn calls, expected one per signal handled (>= 40)\n{}",
+        o.report()
+    );
+}
