@@ -167,15 +167,15 @@ pub unsafe extern "C" fn next_special(
             // below it is free stack the child would use first.
             unsafe { write_child_frame(args[2] as u64, f) };
             // SAFETY: args describe a clone with the child frame in place.
-            unsafe { arch::clone_with_frame(&args, f) }
+            unsafe { clone_new_stack(&args, f, a1) }
         }
         SYS_CLONE if a1 & CLONE_VM != 0 && a1 & CLONE_VFORK != 0 => {
             // SAFETY: the child shares this stack; the region up to the site is preserved.
-            unsafe { arch::vfork_preserving(&args, f.site_sp()) }
+            unsafe { vfork(&args, f) }
         }
         SYS_VFORK => {
             // SAFETY: as above.
-            unsafe { arch::vfork_preserving(&args, f.site_sp()) }
+            unsafe { vfork(&args, f) }
         }
         SYS_CLONE3 => {
             // SAFETY: a1/a2 are the application's clone_args pointer and size.
@@ -219,7 +219,7 @@ unsafe fn clone3(mut args: [i64; 7], f: &Frame) -> i64 {
         // stack shares ours.
         if copy[0] as i64 & CLONE_VM != 0 && copy[0] as i64 & CLONE_VFORK != 0 && stack == 0 {
             // SAFETY: the child shares this stack; the region up to the site is preserved.
-            return unsafe { arch::vfork_preserving(&args, f.site_sp()) };
+            return unsafe { vfork(&args, f) };
         }
         // SAFETY: forwarded unchanged.
         return unsafe {
@@ -233,7 +233,39 @@ unsafe fn clone3(mut args: [i64; 7], f: &Frame) -> i64 {
     unsafe { write_child_frame(stack + copy[STACK_SIZE], f) };
     args[1] = copy.as_ptr() as i64;
     // SAFETY: args point at our copy, which lives until the system call returns.
-    unsafe { arch::clone_with_frame(&args, f) }
+    unsafe { clone_new_stack(&args, f, copy[0] as i64) }
+}
+
+/// A clone whose child starts on a new stack at the site; `flags` are the clone flags.
+unsafe fn clone_new_stack(args: &[i64; 7], f: &Frame, flags: i64) -> i64 {
+    // A child that shares our memory but gets no TLS of its own (posix_spawn's) shares this very
+    // TLS block: it marks itself, and we unmark once it has gone (exec or exit).
+    let vfork_like = flags & CLONE_VM != 0
+        && flags & CLONE_VFORK != 0
+        && flags & (libc::CLONE_SETTLS as i64) == 0;
+    // SAFETY: the caller prepared args and the child frame.
+    let r = unsafe { arch::clone_with_frame(args, f, u64::from(vfork_like)) };
+    if vfork_like {
+        arch::set_vfork_child(false);
+    }
+    r
+}
+
+/// A `vfork`-like clone sharing this stack, through one of the preallocated copy buffers.
+unsafe fn vfork(args: &[i64; 7], f: &Frame) -> i64 {
+    let Some((slot, buf, len)) = crate::vforkbuf::claim() else {
+        return -(libc::EAGAIN as i64);
+    };
+    // SAFETY: buf is ours until released; the region up to the site is preserved.
+    let r = unsafe { arch::vfork_preserving(args, f.site_sp(), buf, len) };
+    if r == 0 {
+        // The child: it shares the parent's memory and TLS until exec or exit.
+        arch::set_vfork_child(true);
+    } else {
+        arch::set_vfork_child(false);
+        crate::vforkbuf::release(slot);
+    }
+    r
 }
 
 /// Writes the block `clone_with_frame`'s child pops: the application's registers at the site.

@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use std::ffi::CString;
 
 use crate::arch::x86_64::{self as arch, cpu, xstate};
-use crate::{hook, rewrite, signals, sites, sys, trampoline};
+use crate::{hook, rewrite, signals, sites, sys, trampoline, vforkbuf};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 
@@ -144,6 +144,12 @@ pub fn start() {
             trampoline::MapError::Other(what, e) => format!("cannot set up the trampoline at address 0: {what} failed with errno {e}"),
         };
         return fail(&msg, keep_going);
+    }
+    if let Err(e) = vforkbuf::init() {
+        return fail(
+            &format!("cannot map the vfork buffers (errno {e})"),
+            keep_going,
+        );
     }
     if let Err(e) = signals::install() {
         return fail(

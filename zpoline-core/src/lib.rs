@@ -24,3 +24,4 @@ pub mod sites;
 pub mod stubs;
 pub mod sys;
 pub mod trampoline;
+pub mod vforkbuf;

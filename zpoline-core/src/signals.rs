@@ -97,23 +97,29 @@ pub fn install() -> Result<(), i32> {
 /// `rt_sigaction(sig, act, oldact, size)` on behalf of the application: SIGSEGV is answered
 /// from the table; other signals return `None` (perform the real system call).
 ///
+/// Each call still makes exactly one real `rt_sigaction(SIGSEGV, …)`, as natively (a tracer
+/// sees the same calls): a new action re-installs the runtime's handler with the application's
+/// flags, a query reads the kernel's. A vfork-like child, which shares this table with its
+/// parent but has its own kernel table, is passed straight through.
+///
 /// # Safety
 /// `act` / `old` are the application's pointers (null or valid for the kernel's struct).
 pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> {
-    if sig != SIGSEGV || !INSTALLED.load(Ordering::Acquire) {
+    if sig != SIGSEGV || size != 8 || !INSTALLED.load(Ordering::Acquire) || arch::in_vfork_child() {
         return None;
     }
-    if size != 8 {
-        return Some(-(libc::EINVAL as i64));
-    }
     let prev = app_action();
-    if act != 0 {
+    let r = if act != 0 {
         // SAFETY: the application passed a readable struct sigaction.
         let new = unsafe { core::ptr::read_volatile(act as *const KSigaction) };
         set_app_action(&new);
-        if rt_sigaction(SIGSEGV, Some(&ours(new.flags)), None).is_err() {
-            return Some(-(libc::EINVAL as i64));
-        }
+        rt_sigaction(SIGSEGV, Some(&ours(new.flags)), None)
+    } else {
+        let mut kernel = KSigaction::default();
+        rt_sigaction(SIGSEGV, None, Some(&mut kernel))
+    };
+    if let Err(e) = r {
+        return Some(-(e as i64));
     }
     if old != 0 {
         // SAFETY: the application passed a writable struct sigaction.
@@ -136,13 +142,39 @@ fn is_out_of_range_call(rip: u64, rax: u64, rsp: u64) -> bool {
     sites::contains(ret.wrapping_sub(2))
 }
 
+/// Whether `rax` is a non-canonical address (bits 47..63 not all equal): `callq *%rax` then
+/// faults on the call itself, before pushing anything.
+fn non_canonical(rax: u64) -> bool {
+    let top = rax >> 47;
+    top != 0 && top != 0x1_ffff
+}
+
+/// Whether a fault at `rip` is a rewritten site's `callq *%rax` refused for a non-canonical
+/// `rax`.
+fn is_non_canonical_call(rip: u64, rax: u64) -> bool {
+    // SAFETY: rip is the address of the faulting instruction, which was fetched.
+    non_canonical(rax)
+        && sites::contains(rip)
+        && unsafe { core::ptr::read_volatile(rip as *const [u8; 2]) } == [0xff, 0xd0]
+}
+
 extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
     let uc = unsafe { &mut *(ctx as *mut libc::ucontext_t) };
     let g = &mut uc.uc_mcontext.gregs;
     let (rip, rax, rsp) = (g[REG_RIP] as u64, g[REG_RAX] as u64, g[REG_RSP] as u64);
+    let entry = arch::zp_entry as *const () as usize as i64;
     if is_out_of_range_call(rip, rax, rsp) {
-        g[REG_RIP] = arch::zp_entry as *const () as usize as i64;
+        g[REG_RIP] = entry;
+        return;
+    }
+    if is_non_canonical_call(rip, rax) {
+        // Finish the call the CPU refused: push the return address, enter the dispatcher.
+        let sp = rsp - 8;
+        // SAFETY: the application's stack, where the call would have pushed the same value.
+        unsafe { core::ptr::write_volatile(sp as *mut u64, rip + 2) };
+        g[REG_RSP] = sp as i64;
+        g[REG_RIP] = entry;
         return;
     }
     forward(sig, info, ctx);
@@ -197,6 +229,15 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_addresses() {
+        assert!(!non_canonical(0x7fff_ffff_f000));
+        assert!(!non_canonical(0xffff_ffff_0000_0027));
+        assert!(non_canonical(0x8000_0000_0000_0000));
+        assert!(non_canonical(0x7fff_ffff_ffff_ffff));
+        assert!(!is_non_canonical_call(0x1000, 0x7fff_ffff_ffff_ffff)); // not a site
+    }
 
     #[test]
     fn not_ours_unless_rip_equals_rax() {

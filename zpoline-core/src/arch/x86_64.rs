@@ -90,7 +90,8 @@ pub static FAULT_TARGET: core::sync::atomic::AtomicU64 = core::sync::atomic::Ato
 /// Size of the fast-path vector area: zmm0-31 (2048), k0-7 (64), mxcsr slot (64), fxsave (512).
 pub const FAST_AREA: u64 = 2688;
 
-// The per-thread block: one pointer, the frame of the innermost dispatch on this thread.
+// The per-thread block: [0] the frame of the innermost dispatch on this thread; [8] flags
+// (bit 0: this task is the child of a vfork-like clone, sharing its parent's memory and TLS).
 // Initial-exec TLS: the runtime is loaded at start-up (LD_PRELOAD), so its block is in the static
 // TLS area and reachable as %fs:offset without calling __tls_get_addr.
 global_asm!(
@@ -99,9 +100,9 @@ global_asm!(
     ".globl zp_tls",
     ".hidden zp_tls",
     ".type zp_tls, @object",
-    ".size zp_tls, 8",
+    ".size zp_tls, 16",
     "zp_tls:",
-    ".zero 8",
+    ".zero 16",
     ".popsection",
 );
 
@@ -121,6 +122,39 @@ pub fn current_frame() -> *mut Frame {
         );
     }
     cur
+}
+
+/// Whether this task is the child of a `vfork`-like clone (it shares its parent's memory,
+/// including this very TLS block, until it calls `execve` or exits).
+#[inline(always)]
+pub fn in_vfork_child() -> bool {
+    let flags: u64;
+    // SAFETY: reads this thread's zp_tls flags word (zero-initialised .tbss).
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {v}, qword ptr fs:[{off} + 8]",            // v = zp_tls.flags
+            off = out(reg) _,
+            v = out(reg) flags,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    flags & 1 != 0
+}
+
+/// Marks (or unmarks) this task as the child of a `vfork`-like clone.
+#[inline(always)]
+pub fn set_vfork_child(on: bool) {
+    // SAFETY: writes this thread's zp_tls flags word, which only the runtime uses.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov qword ptr fs:[{off} + 8], {v}",            // zp_tls.flags = v
+            off = out(reg) _,
+            v = in(reg) u64::from(on),
+            options(nostack, preserves_flags),
+        );
+    }
 }
 
 /// Sets the current thread's innermost frame (used before `rt_sigreturn` abandons one).
@@ -726,15 +760,23 @@ pub const CHILD_FRAME: u64 = 14 * 8;
 /// it pops the block and jumps to the site with `rax = 0` on its own stack. The parent returns
 /// the kernel's result.
 ///
+/// With `vfork_child` non-zero the child marks itself with [`set_vfork_child`] (it shares this
+/// thread's TLS) before it returns to the site.
+///
 /// # Safety
 /// `args` must describe a clone with a new stack prepared as above; `frame` must be the current
 /// dispatcher frame.
 #[unsafe(naked)]
-pub unsafe extern "C" fn clone_with_frame(args: *const [i64; 7], frame: *const Frame) -> i64 {
+pub unsafe extern "C" fn clone_with_frame(
+    args: *const [i64; 7],
+    frame: *const Frame,
+    vfork_child: u64,
+) -> i64 {
     naked_asm!(
         "push %rbx",                     // callee-saved registers we use
         "push %r12",
         "push %r13",
+        "mov %rdx, %rbx",                // rbx = vfork_child (survives into the child)
         "mov %rdi, %r13",                // r13 = args
         "mov 24(%rsi), %r12",            // r12 = frame.vsave (tagged), or 0
         "test %r12, %r12",
@@ -756,6 +798,11 @@ pub unsafe extern "C" fn clone_with_frame(args: *const [i64; 7], frame: *const F
         "pop %rbx",
         "ret",
         "1:",                            // child: rsp = the block on its new stack
+        "test %rbx, %rbx",               // a vfork-like child sharing our TLS?
+        "jz 3f",
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "movq $1, %fs:8(%rcx)",          // zp_tls.flags = vfork child
+        "3:",
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -780,14 +827,21 @@ pub unsafe extern "C" fn clone_with_frame(args: *const [i64; 7], frame: *const F
 
 /// `vfork` (or `clone(CLONE_VM|CLONE_VFORK)` without a stack) whose child shares this stack.
 /// Copies `[rsp, top)` (the hook's and the dispatcher's frames up to the site's stack pointer)
-/// to a fresh anonymous mapping, makes the system call `args = [nr, a1..a6]`, and in the parent
+/// to `buf` (not on this stack), makes the system call `args = [nr, a1..a6]`, and in the parent
 /// copies the region back before returning, so whatever the child did to the shared stack is
-/// undone. The child returns 0 through the intact frames.
+/// undone. The child returns 0 through the intact frames. Returns `-E2BIG` without a system
+/// call when the region is longer than `buf_len`.
 ///
 /// # Safety
-/// `top` must be above the current stack pointer on the same stack (the site's `rsp`).
+/// `top` must be above the current stack pointer on the same stack (the site's `rsp`); `buf`
+/// must be `buf_len` writable bytes that nothing else uses until this returns in the parent.
 #[unsafe(naked)]
-pub unsafe extern "C" fn vfork_preserving(args: *const [i64; 7], top: u64) -> i64 {
+pub unsafe extern "C" fn vfork_preserving(
+    args: *const [i64; 7],
+    top: u64,
+    buf: *mut u8,
+    buf_len: u64,
+) -> i64 {
     naked_asm!(
         "push %rbx", // callee-saved registers we use
         "push %rbp",
@@ -795,22 +849,15 @@ pub unsafe extern "C" fn vfork_preserving(args: *const [i64; 7], top: u64) -> i6
         "push %r13",
         "push %r14",
         "push %r15",
-        "mov %rdi, %r13",   // r13 = args
-        "mov %rsi, %r15",   // r15 = top
-        "sub %rsp, %r15",   // r15 = length of [rsp, top)
-        "xor %edi, %edi",   // mmap(NULL,
-        "mov %r15, %rsi",   //      len,
-        "mov $3, %edx",     //      PROT_READ|PROT_WRITE,
-        "mov $0x22, %r10d", //      MAP_PRIVATE|MAP_ANONYMOUS,
-        "mov $-1, %r8",     //      -1,
-        "xor %r9d, %r9d",   //      0)
-        "mov $9, %eax",     // SYS_mmap
-        "syscall",
-        "cmp $-4095, %rax", // failed?
-        "jae 9f",           // return -errno (vfork not attempted)
-        "mov %rax, %r12",   // r12 = copy buffer
-        "mov %rsp, %rsi",   // copy [rsp, top) ...
-        "mov %r12, %rdi",   // ... to the buffer
+        "mov %rdi, %r13", // r13 = args
+        "mov %rsi, %r15", // r15 = top
+        "sub %rsp, %r15", // r15 = length of [rsp, top)
+        "mov $-7, %rax",  // -E2BIG
+        "cmp %rcx, %r15", // longer than the buffer?
+        "ja 9f",
+        "mov %rdx, %r12", // r12 = copy buffer
+        "mov %rsp, %rsi", // copy [rsp, top) ...
+        "mov %r12, %rdi", // ... to the buffer
         "mov %r15, %rcx",
         "rep movsb",
         "mov 0(%r13), %rax",  // nr
@@ -828,10 +875,6 @@ pub unsafe extern "C" fn vfork_preserving(args: *const [i64; 7], top: u64) -> i6
         "mov %rsp, %rdi", // ... back over whatever the child wrote
         "mov %r15, %rcx",
         "rep movsb",
-        "mov %r12, %rdi", // munmap(buffer,
-        "mov %r15, %rsi", //        len)
-        "mov $11, %eax",  // SYS_munmap
-        "syscall",
         "mov %rbx, %rax", // result
         "9:",
         "pop %r15",
