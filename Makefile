@@ -44,7 +44,7 @@ run: build mmap-min-addr
 # for cdylib-only packages: build the workspace first.
 test: mmap-min-addr
 	$(CARGO) build --release --workspace $(CARGOFLAGS)
-	$(CARGO) test --release --workspace --no-fail-fast $(CARGOFLAGS)
+	@$(CURDIR)/scripts/test-summary.sh $(CARGO) test --release --workspace --no-fail-fast $(CARGOFLAGS)
 
 bench: build mmap-min-addr
 	$(BENCH) $(BENCH_ARGS)

@@ -23,7 +23,7 @@ static void pause_ms(long ms)
 		;
 }
 
-/* Waits until `pid` is blocked in system call `nr` (from /proc/<pid>/syscall), so that a signal
+/* Waits until `pid` is blocked in system call `nr` (from /proc/<pid>/syscall, which says "running" or "-1 ..." otherwise), so that a signal
  * sent next interrupts that call. Gives up after ten seconds (the test then fails on its output). */
 static void wait_blocked(pid_t pid, long nr)
 {
@@ -32,7 +32,7 @@ static void wait_blocked(pid_t pid, long nr)
 	for (int i = 0; i < 10000; i++) {
 		FILE *f = fopen(path, "r");
 		if (f) {
-			int ok = fgets(buf, sizeof buf, f) != NULL && atol(buf) == nr && buf[0] != '-';
+			int ok = fgets(buf, sizeof buf, f) != NULL && buf[0] >= '0' && buf[0] <= '9' && atol(buf) == nr;
 			fclose(f);
 			if (ok)
 				return;

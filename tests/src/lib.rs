@@ -669,17 +669,8 @@ pub fn describe_status(status: ExitStatus) -> String {
     }
 }
 
-/// The name of a signal number ("SIGSEGV").
+/// The name of a signal number ("SIGSEGV"), or "signal N (description)" for the rarer ones.
 pub fn signal_name(sig: i32) -> String {
-    // SAFETY: strsignal returns a pointer to a static or thread-local string.
-    let desc = unsafe {
-        let p = libc::strsignal(sig);
-        if p.is_null() {
-            String::new()
-        } else {
-            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    };
     let name = match sig {
         libc::SIGSEGV => "SIGSEGV",
         libc::SIGBUS => "SIGBUS",
@@ -691,7 +682,18 @@ pub fn signal_name(sig: i32) -> String {
         libc::SIGSYS => "SIGSYS",
         libc::SIGPIPE => "SIGPIPE",
         libc::SIGALRM => "SIGALRM",
-        _ => return format!("signal {sig} ({desc})"),
+        _ => {
+            // SAFETY: strsignal returns a pointer to a static or thread-local string.
+            let desc = unsafe {
+                let p = libc::strsignal(sig);
+                if p.is_null() {
+                    String::new()
+                } else {
+                    std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+                }
+            };
+            return format!("signal {sig} ({desc})");
+        }
     };
     name.to_string()
 }
@@ -825,6 +827,18 @@ pub fn assert_same_as_native(cmd: &Cmd, mode: &Mode) -> Outcome {
     assert_same_as_native_with(cmd, mode, Compare::StdoutAndStatus, &|s| s.to_string())
 }
 
+/// Compiles `tests/c/<name>.c`, runs it with `args` natively (it must exit 0: the programs check
+/// their own results) and in `mode`, and checks that both runs print the same and exit 0 (see
+/// [`assert_same_as_native`]). Returns the outcome in `mode`.
+pub fn assert_program_same_as_native(name: &str, args: &[&str], mode: &Mode) -> Outcome {
+    let cmd = Cmd::new(compile_program(name)).args(args);
+    cmd.run_native()
+        .assert_success(&format!("{name} natively (the test program itself fails)"));
+    let o = assert_same_as_native(&cmd, mode);
+    o.assert_success(&format!("{name} {}", mode.name()));
+    o
+}
+
 /// Whether a run died of a fault signal (SIGSEGV, SIGBUS, SIGILL, SIGTRAP or SIGFPE).
 pub fn is_fault_signal(o: &Outcome) -> bool {
     matches!(
@@ -871,22 +885,6 @@ pub struct Trace {
     pub records: Vec<SyscallRecord>,
     /// Signal deliveries: (pid, text between `---` markers).
     pub signals: Vec<(u32, String)>,
-}
-
-impl Trace {
-    /// The system calls of one thread.
-    pub fn of_pid(&self, pid: u32) -> impl Iterator<Item = &SyscallRecord> {
-        self.records.iter().filter(move |r| r.pid == pid)
-    }
-
-    /// Number of calls of each name.
-    pub fn count_by_name(&self) -> BTreeMap<String, u64> {
-        let mut m = BTreeMap::new();
-        for r in &self.records {
-            *m.entry(r.name.clone()).or_insert(0) += 1;
-        }
-        m
-    }
 }
 
 /// Parses the output of `strace -f [-n] -o FILE` (lines start with the pid).

@@ -3,21 +3,9 @@
 
 use zpoline_tests::*;
 
-/// Runs a compiled test program natively and in `mode`; both must print the same and exit 0.
-fn same_program(name: &str, args: &[&str], mode: &Mode) -> Outcome {
-    let cmd = Cmd::new(compile_program(name)).args(args);
-    let native = cmd.run_native();
-    native.assert_success(&format!(
-        "{name} (native run: the test program itself is wrong)"
-    ));
-    let o = assert_same_as_native(&cmd, mode);
-    o.assert_success(name);
-    o
-}
-
 #[test]
 fn raw_syscalls_in_main_binary_and_registers_kept() {
-    let o = same_program("raw", &[], &Mode::Zpoline);
+    let o = assert_program_same_as_native("raw", &[], &Mode::Zpoline);
     assert!(
         o.stdout.contains("raw: hello from a raw write"),
         "{}",
@@ -33,7 +21,7 @@ fn raw_syscalls_in_main_binary_and_registers_kept() {
 #[test]
 fn raw_syscalls_registers_kept_with_hook() {
     // A C hook is free to use every caller-saved register, the argument registers included.
-    let o = same_program("raw", &[], &Mode::Hook(compile_hook("clobber")));
+    let o = assert_program_same_as_native("raw", &[], &Mode::Hook(compile_hook("clobber")));
     assert!(
         o.stdout.contains("raw: registers preserved"),
         "{}",
@@ -43,14 +31,14 @@ fn raw_syscalls_registers_kept_with_hook() {
 
 #[test]
 fn red_zone_kept_across_syscall() {
-    let o = same_program("redzone", &[], &Mode::Zpoline);
+    let o = assert_program_same_as_native("redzone", &[], &Mode::Zpoline);
     assert!(o.stdout.contains("redzone: asm leaf OK"), "{}", o.report());
     assert!(o.stdout.contains("redzone: C leaf OK"), "{}", o.report());
 }
 
 #[test]
 fn red_zone_kept_across_syscall_with_hook() {
-    let o = same_program("redzone", &[], &Mode::Hook(compile_hook("clobber")));
+    let o = assert_program_same_as_native("redzone", &[], &Mode::Hook(compile_hook("clobber")));
     assert!(o.stdout.contains("redzone: OK"), "{}", o.report());
 }
 
@@ -88,25 +76,25 @@ fn check_vector_output(o: &Outcome) {
 
 #[test]
 fn vector_registers_kept_across_syscall() {
-    let o = same_program("vector", &[], &Mode::Zpoline);
+    let o = assert_program_same_as_native("vector", &[], &Mode::Zpoline);
     check_vector_output(&o);
 }
 
 #[test]
 fn vector_registers_kept_with_clobbering_hook() {
-    let o = same_program("vector", &[], &Mode::Hook(compile_hook("clobber")));
+    let o = assert_program_same_as_native("vector", &[], &Mode::Hook(compile_hook("clobber")));
     check_vector_output(&o);
 }
 
 #[test]
 fn timer_signal_storm_with_altstack() {
-    let o = same_program("signals", &["100000", "200", "50"], &Mode::Zpoline);
+    let o = assert_program_same_as_native("signals", &["100000", "200", "50"], &Mode::Zpoline);
     assert!(o.stdout.contains("signals: OK"), "{}", o.report());
 }
 
 #[test]
 fn timer_signal_storm_with_clobbering_hook() {
-    let o = same_program(
+    let o = assert_program_same_as_native(
         "signals",
         &["50000", "200", "50"],
         &Mode::Hook(compile_hook("clobber")),
@@ -149,4 +137,17 @@ fn syscall_numbers_with_high_bits_set() {
     let cmd = Cmd::new(compile_program("enosys")).arg("highbits");
     let o = assert_same_as_native(&cmd, &Mode::Zpoline);
     o.assert_success("enosys highbits");
+}
+
+#[test]
+fn rewriter_handles_page_straddling_and_fake_syscall_bytes() {
+    let o = assert_program_same_as_native("rewrite", &[], &Mode::Zpoline);
+    assert!(o.stdout.contains("rewrite: OK"), "{}", o.report());
+}
+
+#[test]
+fn hook_gets_aligned_stack_at_both_alignments() {
+    // The clobber hook faults (movaps) if called with a misaligned stack.
+    let o = assert_program_same_as_native("rewrite", &[], &Mode::Hook(compile_hook("clobber")));
+    assert!(o.stdout.contains("rewrite: OK"), "{}", o.report());
 }

@@ -77,7 +77,8 @@ fn workspace_example_hook_prints_syscall_names() {
 
 /// Runs `cmd` under strace with the counting hook and compares, over the whole process tree, the
 /// hook's counts per syscall number with what strace saw between the hook's markers.
-fn counts_match_strace(label: &str, cmd: Cmd) {
+/// `must_see` lists syscall numbers (with names, for the message) the hook must have counted.
+fn counts_match_strace(label: &str, cmd: Cmd, must_see: &[(u64, &str)]) {
     let hook = compile_hook("count");
     let scratch = Scratch::new(&format!("count-{label}"));
     let dumps = scratch.join("dumps");
@@ -102,6 +103,12 @@ fn counts_match_strace(label: &str, cmd: Cmd) {
         "the hook wrote no counts in {}\n{context}",
         dumps.display()
     );
+    for (nr, name) in must_see {
+        assert!(
+            hook_counts.counts.get(nr).copied().unwrap_or(0) > 0,
+            "the hook never counted {name} ({nr})\n{context}"
+        );
+    }
     match compare_counts(&hook_counts, &window) {
         Ok(table) => eprintln!("{label}: counts match\n{table}"),
         Err(e) => panic!("{e}\n{context}"),
@@ -110,7 +117,11 @@ fn counts_match_strace(label: &str, cmd: Cmd) {
 
 #[test]
 fn counting_hook_matches_strace_ls() {
-    counts_match_strace("ls -la", Cmd::new("ls").args(["-la", "/"]));
+    counts_match_strace(
+        "ls -la",
+        Cmd::new("ls").args(["-la", "/"]),
+        &[(217, "getdents64")],
+    );
 }
 
 #[test]
@@ -118,31 +129,67 @@ fn counting_hook_matches_strace_sh_pipeline() {
     counts_match_strace(
         "sh -c 'ls | wc -l'",
         Cmd::new("sh").args(["-c", "ls | wc -l"]).current_dir("/"),
+        &[(56, "clone"), (59, "execve"), (61, "wait4")],
     );
 }
 
 #[test]
 fn counting_hook_matches_strace_threads() {
-    counts_match_strace("threads", Cmd::new(compile_program("threads")).arg("200"));
+    counts_match_strace(
+        "threads",
+        Cmd::new(compile_program("threads")).arg("200"),
+        &[(435, "clone3"), (60, "exit"), (39, "getpid")],
+    );
 }
 
 #[test]
 fn counting_hook_matches_strace_signals() {
-    // rt_sigreturn must be among the counted calls.
     counts_match_strace(
         "signals",
         Cmd::new(compile_program("signals")).args(["2000", "1000", "20"]),
+        &[(15, "rt_sigreturn")],
     );
 }
 
 #[test]
 fn counting_hook_matches_strace_vfork() {
-    counts_match_strace("vfork", Cmd::new(compile_program("vfork")).arg("30"));
+    counts_match_strace(
+        "vfork",
+        Cmd::new(compile_program("vfork")).arg("30"),
+        &[(58, "vfork"), (59, "execve")],
+    );
 }
 
 #[test]
 fn counting_hook_matches_strace_posix_spawn() {
-    counts_match_strace("spawn", Cmd::new(compile_program("spawn")).arg("20"));
+    counts_match_strace(
+        "spawn",
+        Cmd::new(compile_program("spawn")).arg("20"),
+        &[(435, "clone3"), (59, "execve")],
+    );
+}
+
+#[test]
+fn counting_hook_matches_strace_raw_clone() {
+    counts_match_strace(
+        "clone",
+        Cmd::new(compile_program("clone")).arg("10"),
+        &[
+            (56, "clone"),
+            (435, "clone3"),
+            (58, "vfork"),
+            (186, "gettid"),
+        ],
+    );
+}
+
+#[test]
+fn counting_hook_matches_strace_restarts() {
+    counts_match_strace(
+        "restart",
+        Cmd::new(compile_program("restart")),
+        &[(0, "read"), (15, "rt_sigreturn")],
+    );
 }
 
 #[test]
@@ -150,6 +197,7 @@ fn counting_hook_matches_strace_python() {
     counts_match_strace(
         "python3 -c 'import json'",
         Cmd::new(python3()).args(["-c", "import json"]),
+        &[(257, "openat")],
     );
 }
 

@@ -1,4 +1,5 @@
-//! Real programs under the runtime (no hook): the same stdout and exit status as natively.
+//! Real programs under the runtime, without a hook and with the register-clobbering hook: the
+//! same stdout and exit status as natively.
 
 use zpoline_tests::*;
 
@@ -42,46 +43,85 @@ fn python3_json_ssl() {
     assert_eq!(o.stdout, "{\"a\": 1}\n");
 }
 
-/// Runs a compiled test program natively and under the runtime; both must print the same and
-/// exit 0 (the programs check their own results).
-fn same_program(name: &str, args: &[&str]) -> Outcome {
-    let cmd = Cmd::new(compile_program(name)).args(args);
-    let o = assert_same_as_native(&cmd, &Mode::Zpoline);
-    o.assert_success(name);
-    o
-}
-
 #[test]
 fn threads_32_making_syscalls() {
-    let o = same_program("threads", &[]);
+    let o = assert_program_same_as_native("threads", &[], &Mode::Zpoline);
     assert!(o.stdout.contains("threads: OK"), "{}", o.report());
 }
 
 #[test]
 fn vfork_loop_keeps_parent_stack() {
-    let o = same_program("vfork", &["300"]);
+    let o = assert_program_same_as_native("vfork", &["300"], &Mode::Zpoline);
     assert!(o.stdout.contains("vfork: OK"), "{}", o.report());
 }
 
 #[test]
 fn posix_spawn_loop() {
-    let o = same_program("spawn", &["200"]);
+    let o = assert_program_same_as_native("spawn", &["200"], &Mode::Zpoline);
     assert!(o.stdout.contains("spawn: OK"), "{}", o.report());
 }
 
 #[test]
 fn fork_and_waitpid() {
-    let o = same_program("fork", &["100"]);
+    let o = assert_program_same_as_native("fork", &["100"], &Mode::Zpoline);
     assert!(o.stdout.contains("fork: OK"), "{}", o.report());
 }
 
 #[test]
 fn execve_bin_echo() {
-    let o = same_program("exec", &[]);
+    let o = assert_program_same_as_native("exec", &[], &Mode::Zpoline);
     assert_eq!(
         o.stdout,
         "exec: before execve\nhello from execve\n",
         "{}",
         o.report()
     );
+}
+
+#[test]
+fn raw_clone_clone3_and_vfork_from_main_binary() {
+    let o = assert_program_same_as_native("clone", &["100"], &Mode::Zpoline);
+    assert!(o.stdout.contains("clone: OK"), "{}", o.report());
+}
+
+#[test]
+fn raw_clone_clone3_and_vfork_with_hook() {
+    let mode = Mode::Hook(compile_hook("clobber"));
+    let o = assert_program_same_as_native("clone", &["100"], &mode);
+    assert!(o.stdout.contains("clone: OK"), "{}", o.report());
+}
+
+#[test]
+fn threads_with_hook() {
+    let mode = Mode::Hook(compile_hook("clobber"));
+    let o = assert_program_same_as_native("threads", &["1000"], &mode);
+    assert!(o.stdout.contains("threads: OK"), "{}", o.report());
+}
+
+#[test]
+fn vfork_loop_with_hook() {
+    let mode = Mode::Hook(compile_hook("clobber"));
+    let o = assert_program_same_as_native("vfork", &["300"], &mode);
+    assert!(o.stdout.contains("vfork: OK"), "{}", o.report());
+}
+
+#[test]
+fn posix_spawn_loop_with_hook() {
+    let mode = Mode::Hook(compile_hook("clobber"));
+    let o = assert_program_same_as_native("spawn", &["100"], &mode);
+    assert!(o.stdout.contains("spawn: OK"), "{}", o.report());
+}
+
+#[test]
+fn shell_job_control_and_traps() {
+    let script = "trap 'echo got CHLD' CHLD; for i in 1 2 3; do (exit $i) & wait $!; echo status $?; done; \
+                  echo $(echo nested $(echo deeper)); sleep 0.01 & wait; echo done";
+    for shell in ["sh", "bash"] {
+        if shell == "bash" && !std::path::Path::new("/bin/bash").exists() {
+            continue;
+        }
+        let cmd = Cmd::new(shell).args(["-c", script]);
+        let o = assert_same_as_native(&cmd, &Mode::Zpoline);
+        o.assert_success(shell);
+    }
 }

@@ -1,8 +1,8 @@
-/* A hook that, before and after forwarding each system call, overwrites every vector register the
- * CPU has (xmm0-15; ymm0-15 with AVX; zmm0-31 and k1-k7 with AVX-512F) and the whole x87 register
- * stack. All of them are caller-saved in the SysV ABI, so a hook may do this; the runtime must
- * give the program back the values it had at its syscall instruction. It also checks that it was
- * called with an aligned stack. */
+/* A hook that, before and after forwarding each system call, overwrites the caller-saved general
+ * registers, every vector register the CPU has (xmm0-15; ymm0-15 with AVX; zmm0-31 and k1-k7 with
+ * AVX-512F) and the whole x87 register stack. All of them are caller-saved in the SysV ABI, so a
+ * hook may do this; the runtime must give the program back the values it had at its syscall
+ * instruction. It also checks that it was called with an aligned stack. */
 #include <sys/syscall.h>
 
 typedef long (*syscall_fn_t)(long, long, long, long, long, long, long);
@@ -59,8 +59,17 @@ static void clobber_x87(void)
 				 : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
 }
 
+/* The caller-saved general registers, the argument registers among them. */
+static void clobber_gprs(void)
+{
+	__asm__ volatile("mov $-1, %%rdi\n mov $-1, %%rsi\n mov $-1, %%rdx\n mov $-1, %%rcx\n"
+			 "mov $-1, %%r8\n mov $-1, %%r9\n mov $-1, %%r10\n mov $-1, %%r11\n" ::
+				 : "rdi", "rsi", "rdx", "rcx", "r8", "r9", "r10", "r11");
+}
+
 static void clobber_all(void)
 {
+	clobber_gprs();
 	clobber_x87();
 	if (have_avx512f)
 		clobber_avx512();
