@@ -111,25 +111,26 @@ pub fn candidates(bytes: &[u8]) -> Vec<usize> {
     v
 }
 
-fn decode_all(bytes: &[u8], ip: u64) -> Vec<Instruction> {
+fn decode_into(bytes: &[u8], ip: u64, out: &mut Vec<Instruction>) {
     let mut d = Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE);
-    let mut out = Vec::with_capacity(bytes.len() / 4 + 1);
+    out.clear();
+    out.reserve(bytes.len() / 4 + 1);
     let mut ins = Instruction::default();
     while d.can_decode() {
         d.decode_out(&mut ins);
         out.push(ins);
     }
-    out
+}
+
+#[cfg(test)]
+fn decode_all(bytes: &[u8], ip: u64) -> Vec<Instruction> {
+    let mut v = Vec::new();
+    decode_into(bytes, ip, &mut v);
+    v
 }
 
 fn is_syscall(ins: &Instruction) -> bool {
     matches!(ins.code(), Code::Syscall | Code::Sysenter)
-}
-
-fn mem_operands(ins: &Instruction) -> impl Iterator<Item = (Register, i64)> + '_ {
-    (0..ins.op_count())
-        .filter(|&i| ins.op_kind(i) == OpKind::Memory)
-        .map(|_| (ins.memory_base(), ins.memory_displacement64() as i64))
 }
 
 /// Whether the instructions of one function may keep live data in the red zone.
@@ -145,17 +146,19 @@ pub fn uses_red_zone(instrs: &[Instruction]) -> bool {
     let mut allocates = false;
     let mut rbp_negative = false;
     for ins in instrs {
-        for (base, disp) in mem_operands(ins) {
+        // An instruction has at most one explicit memory operand; its base is None otherwise.
+        let base = ins.memory_base();
+        if base != Register::None && (ins.memory_displacement64() as i64) < 0 {
             match base {
-                Register::RSP | Register::ESP if disp < 0 => return true,
-                Register::RBP | Register::EBP if disp < 0 => rbp_negative = true,
+                Register::RSP | Register::ESP => return true,
+                Register::RBP | Register::EBP => rbp_negative = true,
                 _ => {}
             }
         }
-        if ins.op_count() >= 1
-            && ins.op_kind(0) == OpKind::Register
-            && ins.op0_register() == Register::RSP
-        {
+        if ins.op_count() == 0 || ins.op0_kind() != OpKind::Register {
+            continue;
+        }
+        if ins.op0_register() == Register::RSP {
             match ins.mnemonic() {
                 Mnemonic::Sub | Mnemonic::And | Mnemonic::Lea => allocates = true,
                 Mnemonic::Add
@@ -175,12 +178,11 @@ pub fn uses_red_zone(instrs: &[Instruction]) -> bool {
                 _ => {}
             }
         }
-        if ins.mnemonic() == Mnemonic::Mov
+        if ins.op0_register() == Register::RBP
             && ins.op_count() == 2
-            && ins.op_kind(0) == OpKind::Register
             && ins.op_kind(1) == OpKind::Register
-            && ins.op0_register() == Register::RBP
             && ins.op1_register() == Register::RSP
+            && ins.mnemonic() == Mnemonic::Mov
         {
             frame_pointer = true;
         }
@@ -237,6 +239,7 @@ pub fn scan(bytes: &[u8], base: u64, fns: &[Range]) -> Vec<Site> {
     let end = base + bytes.len() as u64;
     let cands = candidates(bytes);
     let mut out = Vec::new();
+    let mut instrs = Vec::new();
     let mut done_until = base; // everything below this address has been decoded
     for off in cands {
         let addr = base + off as u64;
@@ -255,7 +258,7 @@ pub fn scan(bytes: &[u8], base: u64, fns: &[Range]) -> Vec<Site> {
             }
         };
         let slice = &bytes[(lo - base) as usize..(hi - base) as usize];
-        let instrs = decode_all(slice, lo);
+        decode_into(slice, lo, &mut instrs);
         judge(&instrs, whole, &mut out);
         done_until = hi;
     }

@@ -79,6 +79,21 @@ pub fn detect_cpu() {
     arch::XSAVE_SIZE.store(size, Ordering::Relaxed);
 }
 
+/// How the dispatcher treats the extended state, in words (for `ZPOLINE_DEBUG=1`).
+pub fn state_policy(flags: u64) -> &'static str {
+    if flags & cpu::NOVEC != 0 {
+        "not saved (the hook provably cannot touch it)"
+    } else if flags & cpu::SLOW != 0 {
+        "saved with XSAVE"
+    } else if flags & cpu::AVX512 != 0 {
+        "saved by hand (zmm0-31, k0-7, MXCSR, x87 when in use)"
+    } else if flags & cpu::AVX != 0 {
+        "saved by hand (ymm0-15, MXCSR, x87 when in use)"
+    } else {
+        "saved by hand (xmm0-15, MXCSR, x87 when in use)"
+    }
+}
+
 /// `ZPOLINE_SAVE_VECTORS=always`: save the extended state even for a hook proven not to touch
 /// it (for measurements and tests).
 fn force_vector_save() -> bool {
@@ -163,7 +178,8 @@ pub fn start() {
         Err(msg) => return fail(&msg, keep_going),
     };
     let t2 = std::time::Instant::now();
-    if std::env::var_os("ZPOLINE_DEBUG").is_some_and(|v| v == "1") {
+    let debug = std::env::var_os("ZPOLINE_DEBUG").is_some_and(|v| v == "1");
+    if debug {
         say(&format!(
             "rewrote {} sites in {} mappings ({} KiB), {} red-zone sites through stubs; {} sites left unpatched, {} unreadable mappings",
             report.rewritten,
@@ -205,6 +221,9 @@ pub fn start() {
     } else if !force_vector_save() {
         // Pass-through: only the runtime's own (vector-free) code runs in a dispatch.
         arch::CPU_FLAGS.fetch_or(cpu::NOVEC, Ordering::SeqCst);
+    }
+    if debug {
+        say(&format!("extended state: {}", state_policy(arch::CPU_FLAGS.load(Ordering::Relaxed))));
     }
 }
 
