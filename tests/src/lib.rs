@@ -1039,7 +1039,9 @@ pub struct WindowCounts {
 /// by a process whose hook was ready). Inside a window every call counts, except the hook's own
 /// calls between the dump and dumped markers; the call right after the dumped marker (the trigger:
 /// exit_group, exit or execve) counts; a successful execve leaves the window until the new image's
-/// ready marker. `restart_syscall` never counts.
+/// ready marker. `restart_syscall` never counts, and neither does the runtime's own call that
+/// turns its safety net on in each new thread and child process
+/// (`prctl(PR_SET_SYSCALL_USER_DISPATCH, …)`, see [`is_runtime_internal`]).
 pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum State {
@@ -1086,7 +1088,7 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
                     out.ready_markers += 1;
                     State::Inside
                 } else {
-                    if nr != NR_RESTART_SYSCALL {
+                    if nr != NR_RESTART_SYSCALL && !is_runtime_internal(r) {
                         *out.counts.entry(nr).or_insert(0) += 1;
                         if r.is_restart() {
                             *out.restarts.entry(nr).or_insert(0) += 1;
@@ -1105,6 +1107,16 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
     }
     out.threads = active.len();
     out
+}
+
+/// Whether a traced call is one the runtime makes for itself after the hook is ready, and so
+/// never passes to the hook: turning on Syscall User Dispatch in a new thread or child process
+/// (option 59; strace spells it `PR_SET_SYSCALL_USER_DISPATCH` or `0x3b`).
+pub fn is_runtime_internal(r: &SyscallRecord) -> bool {
+    r.name == "prctl"
+        && (r.call.contains("PR_SET_SYSCALL_USER_DISPATCH")
+            || r.call.contains("prctl(0x3b")
+            || r.call.contains("prctl(59"))
 }
 
 /// The counts the counting hook wrote: the sum over all dump files in `dir`.

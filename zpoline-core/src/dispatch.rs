@@ -110,6 +110,8 @@ const CLONE_VFORK: i64 = libc::CLONE_VFORK as i64;
 const SYS_RT_SIGACTION: i64 = libc::SYS_rt_sigaction;
 const SYS_ARCH_PRCTL: i64 = libc::SYS_arch_prctl;
 const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
+const SYS_RT_SIGPROCMASK: i64 = libc::SYS_rt_sigprocmask;
+const SYS_FORK: i64 = libc::SYS_fork;
 
 /// The system calls [`arch::zp_next`] does not perform with a plain `syscall`.
 ///
@@ -124,6 +126,30 @@ pub unsafe extern "C" fn next_special(
     a5: i64,
     a6: i64,
 ) -> i64 {
+    match nr {
+        SYS_RT_SIGPROCMASK => {
+            // SAFETY: the application's own arguments.
+            if let Some(r) = unsafe { crate::sud::sigprocmask(a1, a2, a3, a4) } {
+                return r;
+            }
+            // SAFETY: forwarded unchanged to the kernel.
+            unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) }
+        }
+        _ => {
+            // SAFETY: the caller's contract.
+            let r = unsafe { special(nr, a1, a2, a3, a4, a5, a6) };
+            if r == 0 && matches!(nr, SYS_FORK | SYS_VFORK | SYS_CLONE | SYS_CLONE3) {
+                // A child that returns through the frames (fork, vfork, clone without a new
+                // stack): the safety net is not inherited by a new task.
+                crate::sud::child_started();
+            }
+            r
+        }
+    }
+}
+
+/// The special calls other than `rt_sigprocmask`.
+unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
     match nr {
         SYS_RT_SIGACTION => {
             // SAFETY: the application's own arguments to rt_sigaction.

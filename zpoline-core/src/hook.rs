@@ -48,9 +48,82 @@ fn dlerror() -> String {
     }
 }
 
+/// The public head of glibc's `struct link_map`.
+#[repr(C)]
+struct LinkMap {
+    l_addr: u64,
+    l_name: *const libc::c_char,
+    l_ld: *const c_void,
+    l_next: *const LinkMap,
+    l_prev: *const LinkMap,
+}
+
+const RTLD_DI_LINKMAP: libc::c_int = 2;
+
+/// Executable ranges of every object in the namespace of `handle` (but the dynamic loader,
+/// which all namespaces share), read from their program headers in memory: no system call.
+fn namespace_code(handle: *mut c_void) -> Vec<(u64, u64)> {
+    let mut lm: *const LinkMap = core::ptr::null();
+    // SAFETY: dlinfo writes the handle's link_map pointer.
+    if unsafe {
+        libc::dlinfo(
+            handle,
+            RTLD_DI_LINKMAP,
+            &mut lm as *mut *const LinkMap as *mut c_void,
+        )
+    } != 0
+    {
+        return Vec::new();
+    }
+    // SAFETY: walk to the head of the namespace's list.
+    while !lm.is_null() && !unsafe { (*lm).l_prev }.is_null() {
+        lm = unsafe { (*lm).l_prev };
+    }
+    let mut out = Vec::new();
+    while !lm.is_null() {
+        // SAFETY: a live link_map of a loaded object.
+        let m = unsafe { &*lm };
+        let name = if m.l_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: l_name is a C string owned by the loader.
+            unsafe { CStr::from_ptr(m.l_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        if !name.contains("ld-linux") && m.l_addr != 0 {
+            // SAFETY: the ELF header and program headers of a loaded object are mapped at its
+            // base (first PT_LOAD at virtual address 0, as for every shared library).
+            unsafe { push_exec_segments(m.l_addr, &mut out) };
+        }
+        lm = m.l_next;
+    }
+    out
+}
+
+unsafe fn push_exec_segments(base: u64, out: &mut Vec<(u64, u64)>) {
+    // SAFETY: the caller vouches that an ELF header is mapped at base.
+    let ehdr = unsafe { &*(base as *const libc::Elf64_Ehdr) };
+    if ehdr.e_ident[..4] != *b"\x7fELF"
+        || ehdr.e_phentsize as usize != core::mem::size_of::<libc::Elf64_Phdr>()
+    {
+        return;
+    }
+    for i in 0..ehdr.e_phnum as u64 {
+        // SAFETY: the program headers lie in the first, mapped, segment.
+        let ph = unsafe {
+            &*((base + ehdr.e_phoff + i * ehdr.e_phentsize as u64) as *const libc::Elf64_Phdr)
+        };
+        if ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_X != 0 {
+            out.push((base + ph.p_vaddr, base + ph.p_vaddr + ph.p_memsz));
+        }
+    }
+}
+
 /// Loads `path` with `dlmopen(LM_ID_NEWLM, RTLD_NOW|RTLD_LOCAL)` (its own libc, never
-/// rewritten) and runs its `__hook_init(0, &HOOK)`.
-pub fn load(path: &CStr) -> Result<(), HookError> {
+/// rewritten) and runs its `__hook_init(0, &HOOK)`. Returns the executable ranges of the new
+/// namespace.
+pub fn load(path: &CStr) -> Result<Vec<(u64, u64)>, HookError> {
     // The hook's "next" is the default until __hook_init replaces it.
     HOOK.store(zp_next as *const () as usize, Ordering::SeqCst);
     // SAFETY: path is a C string; dlmopen reports failure by returning null.
@@ -77,7 +150,7 @@ pub fn load(path: &CStr) -> Result<(), HookError> {
         HOOK.store(zp_next as *const () as usize, Ordering::SeqCst);
         return Err(HookError::InitFailed(rc));
     }
-    Ok(())
+    Ok(namespace_code(handle))
 }
 
 /// Whether the hook library at `path` provably never touches the extended state, so the
@@ -231,6 +304,7 @@ mod tests {
     fn library_without_init_is_reported() {
         // libm is a real shared library without __hook_init.
         let e = load(c"libm.so.6").unwrap_err();
+        assert!(namespace_code(core::ptr::null_mut()).is_empty());
         assert_eq!(e, HookError::NoInit);
         assert!(e.message("libm.so.6").contains("__hook_init"));
     }

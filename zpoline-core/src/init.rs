@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use std::ffi::CString;
 
 use crate::arch::x86_64::{self as arch, cpu, xstate};
-use crate::{hook, rewrite, signals, sites, sys, trampoline, vforkbuf};
+use crate::{hook, maps, rewrite, signals, sites, sud, sys, trampoline, vforkbuf};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 
@@ -166,7 +166,7 @@ pub fn start() {
             keep_going,
         );
     }
-    if let Err(e) = signals::install() {
+    if let Err(e) = signals::install(libc::SIGSEGV) {
         return fail(
             &format!("cannot install the SIGSEGV handler (errno {e})"),
             keep_going,
@@ -212,18 +212,70 @@ pub fn start() {
                 keep_going,
             );
         }
-        if let Err(e) = hook::load(&c) {
-            return fail(&e.message(&shown), keep_going);
+        // Everything that makes system calls of its own happens before __hook_init: from its
+        // first instruction on, the hook sees exactly what the application does.
+        let vector_free = hook::vector_free(std::path::Path::new(&path)) && !force_vector_save();
+        start_net(debug);
+        let ranges = match hook::load(&c) {
+            Ok(r) => r,
+            Err(e) => {
+                arch::set_selector(sud::BLOCK * u8::from(sud::active()));
+                return fail(&e.message(&shown), keep_going);
+            }
+        };
+        for (s, e) in ranges {
+            sud::add_hook_range(s, e);
         }
-        if hook::vector_free(std::path::Path::new(&path)) && !force_vector_save() {
+        if vector_free {
             arch::CPU_FLAGS.fetch_or(cpu::NOVEC, Ordering::SeqCst);
         }
-    } else if !force_vector_save() {
-        // Pass-through: only the runtime's own (vector-free) code runs in a dispatch.
-        arch::CPU_FLAGS.fetch_or(cpu::NOVEC, Ordering::SeqCst);
+    } else {
+        if !force_vector_save() {
+            // Pass-through: only the runtime's own (vector-free) code runs in a dispatch.
+            arch::CPU_FLAGS.fetch_or(cpu::NOVEC, Ordering::SeqCst);
+        }
+        start_net(debug);
     }
     if debug {
-        say(&format!("extended state: {}", state_policy(arch::CPU_FLAGS.load(Ordering::Relaxed))));
+        say(&format!(
+            "extended state: {}",
+            state_policy(arch::CPU_FLAGS.load(Ordering::Relaxed))
+        ));
+    }
+    if sud::active() {
+        // From here on application code runs: system calls from outside the rewritten sites trap.
+        arch::set_selector(sud::BLOCK);
+    }
+}
+
+/// Turns on the Syscall User Dispatch safety net (unless `ZPOLINE_SUD=0`) with the selector at
+/// ALLOW (the caller sets BLOCK when application code is about to run); says once, and carries
+/// on with rewriting alone, where the kernel does not offer it.
+fn start_net(debug: bool) {
+    if std::env::var_os("ZPOLINE_SUD").is_some_and(|v| v == "0") {
+        return;
+    }
+    let here = arch::zp_entry as *const () as usize as u64;
+    let own = maps::read_self()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.exec && m.contains(here))
+        .map(|m| (m.start, m.end));
+    let Some(own) = own else {
+        say(
+            "warning: cannot find the runtime's own code in /proc/self/maps; running without the Syscall User Dispatch safety net",
+        );
+        return;
+    };
+    match sud::init(own) {
+        Ok(()) if debug => {
+            arch::set_selector(sud::ALLOW);
+            say("safety net: Syscall User Dispatch on")
+        }
+        Ok(()) => arch::set_selector(sud::ALLOW),
+        Err(e) => say(&format!(
+            "warning: Syscall User Dispatch is not available (errno {e}; it needs Linux 5.11 or later); code loaded after start-up is not hooked"
+        )),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod rewrite;
 pub mod signals;
 pub mod sites;
 pub mod stubs;
+pub mod sud;
 pub mod sys;
 pub mod trampoline;
 pub mod vforkbuf;

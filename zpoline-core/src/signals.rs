@@ -30,38 +30,76 @@ pub struct KSigaction {
 }
 
 const SIGSEGV: i64 = libc::SIGSEGV as i64;
+const SIGSYS: i64 = libc::SIGSYS as i64;
 const SA_SIGINFO: u64 = libc::SA_SIGINFO as u64;
 const SA_ONSTACK: u64 = libc::SA_ONSTACK as u64;
 const SA_NODEFER: u64 = libc::SA_NODEFER as u64;
 const SA_RESETHAND: u64 = libc::SA_RESETHAND as u64;
 const SA_RESTORER: u64 = 0x0400_0000;
 
-static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// A signal the runtime handles itself while the application keeps its own view of it: the
+/// application's action lives in a small ring of slots published through an index, so a
+/// handler reads a consistent copy without a lock.
+struct Owned {
+    sig: i64,
+    installed: AtomicBool,
+    slots: [[AtomicU64; 4]; 8],
+    current: AtomicUsize,
+    next: AtomicUsize,
+}
 
-/// The application's view of its SIGSEGV action: a small ring of slots published through an
-/// index, so the handler reads a consistent copy without a lock.
-static SLOTS: [[AtomicU64; 4]; 8] = [const { [const { AtomicU64::new(0) }; 4] }; 8];
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static NEXT: AtomicUsize = AtomicUsize::new(1);
+impl Owned {
+    const fn new(sig: i64) -> Owned {
+        Owned {
+            sig,
+            installed: AtomicBool::new(false),
+            slots: [const { [const { AtomicU64::new(0) }; 4] }; 8],
+            current: AtomicUsize::new(0),
+            next: AtomicUsize::new(1),
+        }
+    }
 
-fn app_action() -> KSigaction {
-    let s = &SLOTS[CURRENT.load(Ordering::Acquire) % SLOTS.len()];
-    KSigaction {
-        handler: s[0].load(Ordering::Relaxed),
-        flags: s[1].load(Ordering::Relaxed),
-        restorer: s[2].load(Ordering::Relaxed),
-        mask: s[3].load(Ordering::Relaxed),
+    fn app_action(&self) -> KSigaction {
+        let s = &self.slots[self.current.load(Ordering::Acquire) % self.slots.len()];
+        KSigaction {
+            handler: s[0].load(Ordering::Relaxed),
+            flags: s[1].load(Ordering::Relaxed),
+            restorer: s[2].load(Ordering::Relaxed),
+            mask: s[3].load(Ordering::Relaxed),
+        }
+    }
+
+    fn set_app_action(&self, a: &KSigaction) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let s = &self.slots[i];
+        s[0].store(a.handler, Ordering::Relaxed);
+        s[1].store(a.flags, Ordering::Relaxed);
+        s[2].store(a.restorer, Ordering::Relaxed);
+        s[3].store(a.mask, Ordering::Relaxed);
+        self.current.store(i, Ordering::Release);
+    }
+
+    /// The runtime's own action for this signal, with the application's SA_ONSTACK.
+    fn ours(&self, app_flags: u64) -> KSigaction {
+        let handler: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+            if self.sig == SIGSYS {
+                crate::sud::handler
+            } else {
+                handler
+            };
+        KSigaction {
+            handler: handler as *const () as usize as u64,
+            flags: SA_SIGINFO | SA_RESTORER | SA_NODEFER | (app_flags & SA_ONSTACK),
+            restorer: arch::restore_rt as *const () as usize as u64,
+            mask: 0,
+        }
     }
 }
 
-fn set_app_action(a: &KSigaction) {
-    let i = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS.len();
-    let s = &SLOTS[i];
-    s[0].store(a.handler, Ordering::Relaxed);
-    s[1].store(a.flags, Ordering::Relaxed);
-    s[2].store(a.restorer, Ordering::Relaxed);
-    s[3].store(a.mask, Ordering::Relaxed);
-    CURRENT.store(i, Ordering::Release);
+static OWNED: [Owned; 2] = [Owned::new(SIGSEGV), Owned::new(SIGSYS)];
+
+fn owned(sig: i64) -> Option<&'static Owned> {
+    OWNED.iter().find(|o| o.sig == sig)
 }
 
 fn rt_sigaction(
@@ -74,49 +112,60 @@ fn rt_sigaction(
     sys::syscall6(libc::SYS_rt_sigaction, [sig, a, o, 8, 0, 0])
 }
 
-fn ours(app_flags: u64) -> KSigaction {
-    KSigaction {
-        handler: handler as *const () as usize as u64,
-        flags: SA_SIGINFO | SA_RESTORER | SA_NODEFER | (app_flags & SA_ONSTACK),
-        restorer: arch::restore_rt as *const () as usize as u64,
-        mask: 0,
-    }
-}
-
-/// Installs the handler, remembering the action the application had.
-pub fn install() -> Result<(), i32> {
+/// Installs the runtime's handler for `sig` (SIGSEGV or SIGSYS), remembering the action the
+/// application had.
+pub fn install(sig: i32) -> Result<(), i32> {
+    let Some(o) = owned(sig as i64) else {
+        return Err(libc::EINVAL);
+    };
     let mut old = KSigaction::default();
-    rt_sigaction(SIGSEGV, Some(&ours(0)), Some(&mut old))?;
-    set_app_action(&old);
-    let restore_prev = ours(old.flags);
-    rt_sigaction(SIGSEGV, Some(&restore_prev), None)?;
-    INSTALLED.store(true, Ordering::Release);
+    rt_sigaction(o.sig, Some(&o.ours(0)), Some(&mut old))?;
+    o.set_app_action(&old);
+    rt_sigaction(o.sig, Some(&o.ours(old.flags)), None)?;
+    o.installed.store(true, Ordering::Release);
     Ok(())
 }
 
-/// `rt_sigaction(sig, act, oldact, size)` on behalf of the application: SIGSEGV is answered
-/// from the table; other signals return `None` (perform the real system call).
+/// `rt_sigaction(sig, act, oldact, size)` on behalf of the application: a signal the runtime
+/// owns (SIGSEGV, and SIGSYS under the safety net) is answered from its table; for the others
+/// `None` (perform the real system call, with SIGSYS removed from the handler's mask while the
+/// net is on: a trap while SIGSYS is blocked would kill the process).
 ///
-/// Each call still makes exactly one real `rt_sigaction(SIGSEGV, …)`, as natively (a tracer
-/// sees the same calls): a new action re-installs the runtime's handler with the application's
-/// flags, a query reads the kernel's. A vfork-like child, which shares this table with its
-/// parent but has its own kernel table, is passed straight through.
+/// Each call still makes exactly one real `rt_sigaction`, as natively (a tracer sees the same
+/// calls): a new action re-installs the runtime's handler with the application's flags, a
+/// query reads the kernel's. A vfork-like child, which shares this table with its parent but
+/// has its own kernel table, is passed straight through.
 ///
 /// # Safety
 /// `act` / `old` are the application's pointers (null or valid for the kernel's struct).
 pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> {
-    if sig != SIGSEGV || size != 8 || !INSTALLED.load(Ordering::Acquire) || arch::in_vfork_child() {
+    if size != 8 || arch::in_vfork_child() {
         return None;
     }
-    let prev = app_action();
+    let Some(o) = owned(sig).filter(|o| o.installed.load(Ordering::Acquire)) else {
+        if act != 0 && crate::sud::active() {
+            // SAFETY: the application passed a readable struct sigaction.
+            let mut copy = unsafe { core::ptr::read_volatile(act as *const KSigaction) };
+            if copy.mask & sigbit(SIGSYS) != 0 {
+                copy.mask &= !sigbit(SIGSYS);
+                let r = sys::syscall6(
+                    libc::SYS_rt_sigaction,
+                    [sig, &copy as *const KSigaction as i64, old, size, 0, 0],
+                );
+                return Some(r.unwrap_or_else(|e| -(e as i64)));
+            }
+        }
+        return None;
+    };
+    let prev = o.app_action();
     let r = if act != 0 {
         // SAFETY: the application passed a readable struct sigaction.
         let new = unsafe { core::ptr::read_volatile(act as *const KSigaction) };
-        set_app_action(&new);
-        rt_sigaction(SIGSEGV, Some(&ours(new.flags)), None)
+        o.set_app_action(&new);
+        rt_sigaction(o.sig, Some(&o.ours(new.flags)), None)
     } else {
         let mut kernel = KSigaction::default();
-        rt_sigaction(SIGSEGV, None, Some(&mut kernel))
+        rt_sigaction(o.sig, None, Some(&mut kernel))
     };
     if let Err(e) = r {
         return Some(-(e as i64));
@@ -126,6 +175,11 @@ pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> 
         unsafe { core::ptr::write_volatile(old as *mut KSigaction, prev) };
     }
     Some(0)
+}
+
+/// The bit of signal `sig` in a kernel signal set.
+pub fn sigbit(sig: i64) -> u64 {
+    1 << (sig - 1)
 }
 
 const REG_RAX: usize = libc::REG_RAX as usize;
@@ -180,9 +234,16 @@ extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_vo
     forward(sig, info, ctx);
 }
 
+/// Delivers a signal of an owned kind that is not the runtime's business (a fault that is not
+/// an out-of-range call, a SIGSYS from seccomp) as the application asked.
+pub fn forward_owned(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    forward(sig, info, ctx);
+}
+
 /// Delivers a fault that is not ours as the application asked.
 fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    let act = app_action();
+    let Some(o) = owned(sig as i64) else { return };
+    let act = o.app_action();
     if act.handler <= 1 {
         // SIG_DFL (or SIG_IGN, which the kernel overrides for faults): restore the default
         // and let the fault happen again, so the process dies exactly as it would have.
@@ -192,25 +253,28 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
             restorer: arch::restore_rt as *const () as usize as u64,
             mask: 0,
         };
-        let _ = rt_sigaction(SIGSEGV, Some(&dfl), None);
-        INSTALLED.store(false, Ordering::Release);
+        let _ = rt_sigaction(o.sig, Some(&dfl), None);
+        o.installed.store(false, Ordering::Release);
         // SAFETY: the kernel passes a valid siginfo.
         let code = unsafe { (*info).si_code };
         if code <= 0 {
             // Sent by kill/tgkill, not a fault: send it again.
             let pid = sys::syscall6(libc::SYS_getpid, [0; 6]).unwrap_or(0);
             let tid = sys::syscall6(libc::SYS_gettid, [0; 6]).unwrap_or(0);
-            let _ = sys::syscall6(libc::SYS_tgkill, [pid, tid, SIGSEGV, 0, 0, 0]);
+            let _ = sys::syscall6(libc::SYS_tgkill, [pid, tid, o.sig, 0, 0, 0]);
         }
         return;
     }
     let mut block = act.mask;
     if act.flags & SA_NODEFER == 0 {
-        block |= 1 << (SIGSEGV - 1);
+        block |= sigbit(o.sig);
+    }
+    if crate::sud::active() {
+        block &= !sigbit(SIGSYS);
     }
     let _ = sys::sigprocmask(libc::SIG_BLOCK, Some(block));
     if act.flags & SA_RESETHAND != 0 {
-        set_app_action(&KSigaction::default());
+        o.set_app_action(&KSigaction::default());
     }
     if act.flags & SA_SIGINFO != 0 {
         // SAFETY: the application registered a three-argument handler.

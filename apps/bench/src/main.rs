@@ -850,11 +850,29 @@ fn run(opts: &Options) -> Result<()> {
         }
     };
     for (key, label, mode, rt, target) in [
-        ("getpid_asm", "getpid, inline-asm syscall", "asm", &runtime, Some(GETPID_TARGET)),
-        ("getpid_libc", "getpid, libc syscall()", "libc", &runtime, Some(GETPID_TARGET)),
+        (
+            "getpid_asm",
+            "getpid, inline-asm syscall",
+            "asm",
+            &runtime,
+            Some(GETPID_TARGET),
+        ),
+        (
+            "getpid_libc",
+            "getpid, libc syscall()",
+            "libc",
+            &runtime,
+            Some(GETPID_TARGET),
+        ),
         // The same hook with the extended state saved anyway: what a hook that uses vector
         // registers (printf, memcpy) pays for the contract.
-        ("getpid_asm_vectors", "getpid, asm, vectors saved", "asm", &saving, None),
+        (
+            "getpid_asm_vectors",
+            "getpid, asm, vectors saved",
+            "asm",
+            &saving,
+            None,
+        ),
     ] {
         progress(&format!("measuring {label}"));
         let (native, hooked) = measure_getpid(&getpid_loop, mode, opts, rt)?;

@@ -24,7 +24,7 @@
 //!           | rcx r11 rbx r12 r13 r14 r15  |  everything else the hook may clobber
 //!  F+24     | vsave: address of the vector area
 //!  F+16     | action: 0 = return to site, 1 = not a site: raise a fault
-//!  F+8      | hook: the function called
+//!  F+8      | selector: the thread's SUD selector at entry (ALLOW during the dispatch)
 //!  F = S-288| prev: the thread's previous current frame    <- zp_tls.cur points here
 //!           | (padding to 64 bytes)
 //!           | vector area: zmm0-31/ymm0-15/xmm0-15, k0-7, mxcsr, fxsave (fast path)
@@ -91,7 +91,8 @@ pub static FAULT_TARGET: core::sync::atomic::AtomicU64 = core::sync::atomic::Ato
 pub const FAST_AREA: u64 = 2688;
 
 // The per-thread block: [0] the frame of the innermost dispatch on this thread; [8] flags
-// (bit 0: this task is the child of a vfork-like clone, sharing its parent's memory and TLS).
+// (bit 0: this task is the child of a vfork-like clone, sharing its parent's memory and TLS);
+// [16] the Syscall User Dispatch selector byte (see sud.rs).
 // Initial-exec TLS: the runtime is loaded at start-up (LD_PRELOAD), so its block is in the static
 // TLS area and reachable as %fs:offset without calling __tls_get_addr.
 global_asm!(
@@ -100,9 +101,9 @@ global_asm!(
     ".globl zp_tls",
     ".hidden zp_tls",
     ".type zp_tls, @object",
-    ".size zp_tls, 16",
+    ".size zp_tls, 24",
     "zp_tls:",
-    ".zero 16",
+    ".zero 24",
     ".popsection",
 );
 
@@ -152,6 +153,56 @@ pub fn set_vfork_child(on: bool) {
             "mov qword ptr fs:[{off} + 8], {v}",            // zp_tls.flags = v
             off = out(reg) _,
             v = in(reg) u64::from(on),
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// Address of this thread's Syscall User Dispatch selector byte.
+#[inline(always)]
+pub fn selector_ptr() -> *mut u8 {
+    let p: *mut u8;
+    // SAFETY: computes fs_base + TLS offset of zp_tls + 16; glibc keeps fs_base at fs:0.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {p}, qword ptr fs:[0]",                    // p = thread pointer
+            "lea {p}, [{p} + {off} + 16]",                  // p = &zp_tls.selector
+            off = out(reg) _,
+            p = out(reg) p,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    p
+}
+
+/// This thread's selector value.
+#[inline(always)]
+pub fn selector() -> u8 {
+    let v: u8;
+    // SAFETY: reads this thread's selector byte.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {v}, byte ptr fs:[{off} + 16]",            // v = zp_tls.selector
+            off = out(reg) _,
+            v = out(reg_byte) v,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    v
+}
+
+/// Sets this thread's selector value.
+#[inline(always)]
+pub fn set_selector(v: u8) {
+    // SAFETY: writes this thread's selector byte, which only the runtime uses.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov byte ptr fs:[{off} + 16], {v}",            // zp_tls.selector = v
+            off = out(reg) _,
+            v = in(reg_byte) v,
             options(nostack, preserves_flags),
         );
     }
@@ -207,13 +258,16 @@ pub unsafe extern "C" fn zp_entry() {
         "push %r13",                     // rbp-96
         "push %r14",                     // rbp-104
         "push %r15",                     // rbp-112
-        "sub $32, %rsp",                 // F = rbp-144: prev, hook, action, vsave
+        "sub $32, %rsp", // F = rbp-144: prev, selector, action, vsave
         "cld",                           // the C ABI wants DF clear in the hook
         // ---- link the frame into this thread's zp_tls --------------------------------------
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
         "mov %fs:(%rcx), %r11",          // r11 = previous innermost frame
-        "mov %r11, 0(%rsp)",             // F.prev = r11
-        "mov %rsp, %fs:(%rcx)",          // zp_tls.cur = F
+        "mov %r11, 0(%rsp)", // F.prev = r11
+        "mov %rsp, %fs:(%rcx)", // zp_tls.cur = F
+        "movzbl %fs:16(%rcx), %r11d", // r11 = the thread's Syscall User Dispatch selector
+        "mov %r11, 8(%rsp)", // F.selector = r11
+        "movb $0, %fs:16(%rcx)", // ALLOW: the hook's own libc calls the kernel directly
         "movq $0, 16(%rsp)",             // F.action = return to the site
         // ---- is the caller a rewritten site? which hook? (before the system call: the
         //      return of this call is predicted) ----------------------------------------------
@@ -221,8 +275,7 @@ pub unsafe extern "C" fn zp_entry() {
         "call {prepare}",                // rax = hook, or 0 (F.action = 1) for a non-site caller
         "test %rax, %rax",
         "jz 5f",                         // not a site: fault like natively
-        "mov %rax, %rbx",                // rbx = hook (callee-saved)
-        "mov %rax, 8(%rsp)",             // F.hook
+        "mov %rax, %rbx", // rbx = hook (callee-saved)
         // ---- extended state -----------------------------------------------------------------
         "xor %r12d, %r12d",              // r12 = no vector area (yet)
         "and $-64, %rsp",                // 64-byte alignment for zmm stores and XSAVE
@@ -259,9 +312,11 @@ pub unsafe extern "C" fn zp_entry() {
         // ---- unlink the frame and restore the registers --------------------------------
         "lea -144(%rbp), %rsp",          // rsp = F
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "mov 0(%rsp), %r11",             // r11 = F.prev
-        "mov %r11, %fs:(%rcx)",          // zp_tls.cur = F.prev
-        "add $32, %rsp",                 // drop prev, hook, action, vsave
+        "mov 0(%rsp), %r11", // r11 = F.prev
+        "mov %r11, %fs:(%rcx)", // zp_tls.cur = F.prev
+        "mov 8(%rsp), %r11", // r11 = F.selector
+        "movb %r11b, %fs:16(%rcx)", // the selector as it was (BLOCK in application code)
+        "add $32, %rsp", // drop prev, selector, action, vsave
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -298,9 +353,11 @@ pub unsafe extern "C" fn zp_entry() {
         // ---- not a rewritten site (call through a null pointer): fault like natively ----------
         "5:",
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "mov 0(%rsp), %r11",             // r11 = F.prev
-        "mov %r11, %fs:(%rcx)",          // zp_tls.cur = F.prev
-        "add $32, %rsp",                 // drop prev, hook, action, vsave
+        "mov 0(%rsp), %r11", // r11 = F.prev
+        "mov %r11, %fs:(%rcx)", // zp_tls.cur = F.prev
+        "mov 8(%rsp), %r11", // r11 = F.selector
+        "movb %r11b, %fs:16(%rcx)", // the selector as it was (BLOCK in application code)
+        "add $32, %rsp", // drop prev, selector, action, vsave
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -612,7 +669,11 @@ pub unsafe extern "C" fn zp_next(
         "je 1f",
         "cmp $13, %rdi",                 // rt_sigaction (SIGSEGV is the runtime's)
         "je 1f",
-        "cmp $158, %rdi",                // arch_prctl (AMX permission changes the saved state)
+        "cmp $158, %rdi", // arch_prctl (AMX permission changes the saved state)
+        "je 1f",
+        "cmp $14, %rdi", // rt_sigprocmask (SIGSYS stays unblocked under the safety net)
+        "je 1f",
+        "cmp $57, %rdi", // fork (the child turns the safety net on)
         "je 1f",
         "mov %rdi, %rax",                // rax = nr
         "mov %rsi, %rdi",                // rdi = a1
@@ -801,8 +862,21 @@ pub unsafe extern "C" fn clone_with_frame(
         "test %rbx, %rbx",               // a vfork-like child sharing our TLS?
         "jz 3f",
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "movq $1, %fs:8(%rcx)",          // zp_tls.flags = vfork child
+        "movq $1, %fs:8(%rcx)", // zp_tls.flags = vfork child
         "3:",
+        "cmpq $0, {sud_active}(%rip)", // safety net on? (not inherited by a new task)
+        "je 4f",
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "mov %fs:0, %r8", // r8 = thread pointer of the child (its own TLS, or ours)
+        "lea 16(%r8,%rcx), %r8", // r8 = &zp_tls.selector
+        "movb $1, (%r8)", // BLOCK: the child runs application code next
+        "mov $59, %edi", // prctl(PR_SET_SYSCALL_USER_DISPATCH,
+        "mov $1, %esi", //       PR_SYS_DISPATCH_ON,
+        "mov {sud_start}(%rip), %rdx", //       runtime text start,
+        "mov {sud_len}(%rip), %r10", //       runtime text length,
+        "mov $157, %eax", //       &selector)
+        "syscall",
+        "4:",
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -821,6 +895,9 @@ pub unsafe extern "C" fn clone_with_frame(
         "mov (%rsp), %rcx",              // rcx = site + 2, as the kernel leaves it
         "ret",                           // to the site; rsp = the stack the application gave
         restore = sym vec_restore,
+        sud_active = sym crate::sud::ACTIVE,
+        sud_start = sym crate::sud::RANGE_START,
+        sud_len = sym crate::sud::RANGE_LEN,
         options(att_syntax),
     )
 }

@@ -1,0 +1,239 @@
+//! The safety net: Syscall User Dispatch (`prctl(PR_SET_SYSCALL_USER_DISPATCH)`, Linux 5.11+).
+//!
+//! Rewriting catches the `syscall` instructions that exist at start-up and that are safe to
+//! rewrite. Everything else (code loaded later with `dlopen`, code written at run time, sites
+//! left unpatched) would reach the kernel directly. With the net on, the kernel raises SIGSYS
+//! for any system call made from outside the runtime's own code while the thread's selector
+//! byte says BLOCK; the handler hands the call to the hook exactly like a rewritten site does.
+//!
+//! ```text
+//!  selector (per thread, in zp_tls)   BLOCK while application code runs
+//!                                     ALLOW while a dispatch or this handler runs (the hook's
+//!                                     own libc makes system calls from outside our range)
+//!  always allowed                     the runtime's text (its raw syscall instructions,
+//!                                     the SIGSYS restorer)
+//! ```
+//!
+//! The net follows the process: each new thread enables it in the clone child path, a forked
+//! or vforked child right after the system call returns 0. SIGSYS must never be blocked when a
+//! trap can happen (the kernel would kill the process), so the runtime removes it from the
+//! masks the application sets (`rt_sigprocmask`, handlers' `sa_mask`); the application's own
+//! SIGSYS handler (seccomp users) is kept in a table and called for SIGSYS that is not ours.
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::arch::x86_64 as arch;
+use crate::dispatch::HOOK;
+use crate::{signals, sites, sys};
+
+/// Non-zero once the net is on (read by the clone child path in assembly).
+pub static ACTIVE: AtomicU64 = AtomicU64::new(0);
+/// The always-allowed range: the runtime's text.
+pub static RANGE_START: AtomicU64 = AtomicU64::new(0);
+/// Length of the always-allowed range.
+pub static RANGE_LEN: AtomicU64 = AtomicU64::new(0);
+
+const PR_SET_SYSCALL_USER_DISPATCH: i64 = 59;
+const PR_SYS_DISPATCH_ON: i64 = 1;
+/// Selector value: system calls pass.
+pub const ALLOW: u8 = 0;
+/// Selector value: system calls from outside the allowed range raise SIGSYS.
+pub const BLOCK: u8 = 1;
+const SYS_USER_DISPATCH: i32 = 2;
+
+/// Code ranges of the hook library's namespace: its system calls (made outside a dispatch, for
+/// example by its exit handlers) pass straight to the kernel.
+static HOOK_RANGES: [[AtomicU64; 2]; 64] = [const { [const { AtomicU64::new(0) }; 2] }; 64];
+static HOOK_RANGE_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the net is on.
+#[inline]
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed) != 0
+}
+
+/// Records a code range of the hook's namespace.
+pub fn add_hook_range(start: u64, end: u64) {
+    let i = HOOK_RANGE_COUNT.load(Ordering::Relaxed);
+    if i < HOOK_RANGES.len() {
+        HOOK_RANGES[i][0].store(start, Ordering::Relaxed);
+        HOOK_RANGES[i][1].store(end, Ordering::Relaxed);
+        HOOK_RANGE_COUNT.store(i + 1, Ordering::Release);
+    }
+}
+
+fn in_hook_namespace(addr: u64) -> bool {
+    let n = HOOK_RANGE_COUNT.load(Ordering::Acquire);
+    HOOK_RANGES[..n]
+        .iter()
+        .any(|r| (r[0].load(Ordering::Relaxed)..r[1].load(Ordering::Relaxed)).contains(&addr))
+}
+
+/// Turns the net on for the calling thread (selector BLOCK).
+pub fn enable_current() -> Result<(), i32> {
+    arch::set_selector(BLOCK);
+    let sel = arch::selector_ptr() as i64;
+    let (start, len) = (
+        RANGE_START.load(Ordering::Relaxed),
+        RANGE_LEN.load(Ordering::Relaxed),
+    );
+    sys::syscall6(
+        libc::SYS_prctl,
+        [
+            PR_SET_SYSCALL_USER_DISPATCH,
+            PR_SYS_DISPATCH_ON,
+            start as i64,
+            len as i64,
+            sel,
+            0,
+        ],
+    )
+    .map(|_| ())
+}
+
+/// Re-enables the net in a new child process (fork, vfork) if it is on.
+pub fn child_started() {
+    if active() {
+        let _ = enable_current();
+    }
+}
+
+/// Installs the SIGSYS handler and turns the net on for this thread. `own` is the runtime's
+/// text, the range whose system calls always pass.
+pub fn init(own: (u64, u64)) -> Result<(), i32> {
+    RANGE_START.store(own.0, Ordering::Relaxed);
+    RANGE_LEN.store(own.1 - own.0, Ordering::Relaxed);
+    signals::install(libc::SIGSYS)?;
+    ACTIVE.store(1, Ordering::SeqCst);
+    if let Err(e) = enable_current() {
+        ACTIVE.store(0, Ordering::SeqCst);
+        arch::set_selector(ALLOW);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Statistics for the audit.
+pub mod stats {
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    /// System calls caught by the net (from the application, not the hook's namespace).
+    pub static CAUGHT: AtomicU64 = AtomicU64::new(0);
+    /// Distinct sites caught, with their counts: `[site, count]`.
+    pub static SITES: [[AtomicU64; 2]; 256] = [const { [const { AtomicU64::new(0) }; 2] }; 256];
+
+    /// Counts one call from `site`.
+    pub fn record(site: u64) {
+        CAUGHT.fetch_add(1, Ordering::Relaxed);
+        for s in SITES.iter() {
+            match s[0].compare_exchange(0, site, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {}
+                Err(cur) if cur == site => {}
+                Err(_) => continue,
+            }
+            s[1].fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+const REG_R8: usize = libc::REG_R8 as usize;
+const REG_R9: usize = libc::REG_R9 as usize;
+const REG_R10: usize = libc::REG_R10 as usize;
+const REG_R11: usize = libc::REG_R11 as usize;
+const REG_RDI: usize = libc::REG_RDI as usize;
+const REG_RSI: usize = libc::REG_RSI as usize;
+const REG_RDX: usize = libc::REG_RDX as usize;
+const REG_RCX: usize = libc::REG_RCX as usize;
+const REG_RAX: usize = libc::REG_RAX as usize;
+const REG_RSP: usize = libc::REG_RSP as usize;
+const REG_RIP: usize = libc::REG_RIP as usize;
+const REG_EFL: usize = libc::REG_EFL as usize;
+
+/// The SIGSYS handler.
+pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let prev = arch::selector();
+    arch::set_selector(ALLOW);
+    // SAFETY: the kernel passes a valid siginfo and ucontext to SA_SIGINFO handlers.
+    let (code, call_addr) = unsafe {
+        (
+            (*info).si_code,
+            core::ptr::read((info as *const u8).add(16) as *const u64),
+        )
+    };
+    if code != SYS_USER_DISPATCH {
+        signals::forward_owned(sig, info, ctx);
+        arch::set_selector(prev);
+        return;
+    }
+    // SAFETY: as above.
+    let uc = unsafe { &mut *(ctx as *mut libc::ucontext_t) };
+    let g = &mut uc.uc_mcontext.gregs;
+    let nr = g[REG_RAX];
+    let a = [
+        g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9],
+    ];
+    let site = call_addr.wrapping_sub(2);
+    if in_hook_namespace(site) {
+        // The hook's own libc, outside a dispatch: straight to the kernel.
+        // SAFETY: the system call the hook's code asked for.
+        g[REG_RAX] = unsafe { arch::raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    } else {
+        stats::record(site);
+        match nr {
+            // These need the dispatcher's frame handling (a stack to return on, a shared stack
+            // to preserve, the signal frame at the site's stack pointer): enter it as a
+            // rewritten site would.
+            15 | 56 | 58 | 435 => {
+                sites::insert(site);
+                let sp = g[REG_RSP] as u64 - 8;
+                // SAFETY: the application's stack, where a rewritten site would have pushed.
+                unsafe { core::ptr::write_volatile(sp as *mut u64, call_addr) };
+                g[REG_RSP] = sp as i64;
+                g[REG_RIP] = arch::zp_entry as *const () as usize as i64;
+            }
+            _ => {
+                let h = match HOOK.load(Ordering::Relaxed) {
+                    0 => arch::zp_next as *const () as usize,
+                    h => h,
+                };
+                // SAFETY: HOOK holds the hook installed by __hook_init, or the default.
+                let hook: crate::dispatch::HookFn =
+                    unsafe { core::mem::transmute::<usize, crate::dispatch::HookFn>(h) };
+                // SAFETY: the application's system call, for the hook to handle.
+                g[REG_RAX] = unsafe { hook(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+                // What the kernel leaves in rcx and r11 after a syscall.
+                g[REG_RCX] = call_addr as i64;
+                g[REG_R11] = g[REG_EFL];
+            }
+        }
+    }
+    arch::set_selector(prev);
+}
+
+/// `rt_sigprocmask(how, set, old, size)` while the net is on: SIGSYS is never blocked.
+/// Returns `None` when nothing needs changing (perform the real call as it is).
+///
+/// # Safety
+/// `set` is the application's pointer (null or 8 readable bytes).
+pub unsafe fn sigprocmask(how: i64, set: i64, old: i64, size: i64) -> Option<i64> {
+    if !active()
+        || set == 0
+        || size != 8
+        || (how != libc::SIG_BLOCK as i64 && how != libc::SIG_SETMASK as i64)
+    {
+        return None;
+    }
+    // SAFETY: the application passed a readable sigset.
+    let mut copy = unsafe { core::ptr::read_volatile(set as *const u64) };
+    let bit = signals::sigbit(libc::SIGSYS as i64);
+    if copy & bit == 0 {
+        return None;
+    }
+    copy &= !bit;
+    let r = sys::syscall6(
+        libc::SYS_rt_sigprocmask,
+        [how, &copy as *const u64 as i64, old, size, 0, 0],
+    );
+    Some(r.unwrap_or_else(|e| -(e as i64)))
+}
