@@ -112,6 +112,9 @@ const SYS_ARCH_PRCTL: i64 = libc::SYS_arch_prctl;
 const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
 const SYS_RT_SIGPROCMASK: i64 = libc::SYS_rt_sigprocmask;
 const SYS_FORK: i64 = libc::SYS_fork;
+const SYS_EXECVE: i64 = libc::SYS_execve;
+const SYS_EXECVEAT: i64 = libc::SYS_execveat;
+const SYS_EXIT_GROUP: i64 = libc::SYS_exit_group;
 
 /// The system calls [`arch::zp_next`] does not perform with a plain `syscall`.
 ///
@@ -156,6 +159,19 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             if let Some(r) = unsafe { crate::signals::sigaction(a1, a2, a3, a4) } {
                 return r;
             }
+            // SAFETY: forwarded unchanged to the kernel.
+            return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+        }
+        SYS_EXECVE => {
+            // SAFETY: the application's arguments; envp is the third.
+            return unsafe { crate::follow::exec([nr, a1, a2, a3, a4, a5, a6], 3) };
+        }
+        SYS_EXECVEAT => {
+            // SAFETY: the application's arguments; envp is the fourth.
+            return unsafe { crate::follow::exec([nr, a1, a2, a3, a4, a5, a6], 4) };
+        }
+        SYS_EXIT_GROUP => {
+            crate::audit::at_exit();
             // SAFETY: forwarded unchanged to the kernel.
             return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
         }

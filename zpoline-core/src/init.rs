@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use std::ffi::CString;
 
 use crate::arch::x86_64::{self as arch, cpu, xstate};
-use crate::{hook, maps, rewrite, signals, sites, sud, sys, trampoline, vforkbuf};
+use crate::{audit, follow, hook, maps, rewrite, signals, sites, sud, sys, trampoline, vforkbuf};
 
 static STARTED: AtomicBool = AtomicBool::new(false);
 
@@ -77,6 +77,18 @@ pub fn detect_cpu() {
     }
     arch::CPU_FLAGS.store(flags, Ordering::Relaxed);
     arch::XSAVE_SIZE.store(size, Ordering::Relaxed);
+}
+
+/// The path of the mapping that holds the runtime's code (for children across execve).
+fn own_runtime_path() -> String {
+    let here = arch::zp_entry as *const () as usize as u64;
+    maps::read_self()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.contains(here))
+        .map(|m| m.path)
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or_default()
 }
 
 /// How the dispatcher treats the extended state, in words (for `ZPOLINE_DEBUG=1`).
@@ -198,6 +210,12 @@ pub fn start() {
             say(&format!("  unpatched {a:#x} ({why:?}) at {path}+{off:#x}"));
         }
     }
+    audit::init(audit::Startup {
+        rewritten: report.rewritten,
+        stubbed: report.stubbed,
+        unpatched: report.skipped.iter().map(|k| (k.0, "its function keeps data in the red zone and no instructions before it can move")).collect(),
+    });
+    follow::init(&own_runtime_path());
     if let Some(path) = std::env::var_os("LIBZPHOOK") {
         let shown = path.to_string_lossy().into_owned();
         let Ok(c) = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())) else {
@@ -273,9 +291,12 @@ fn start_net(debug: bool) {
             say("safety net: Syscall User Dispatch on")
         }
         Ok(()) => arch::set_selector(sud::ALLOW),
-        Err(e) => say(&format!(
-            "warning: Syscall User Dispatch is not available (errno {e}; it needs Linux 5.11 or later); code loaded after start-up is not hooked"
-        )),
+        Err(e) => {
+            audit::NET_REFUSED.store(1, Ordering::Relaxed);
+            say(&format!(
+                "warning: Syscall User Dispatch is not available (errno {e}; it needs Linux 5.11 or later); code loaded after start-up is not hooked"
+            ))
+        }
     }
 }
 

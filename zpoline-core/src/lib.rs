@@ -12,9 +12,11 @@
 #![warn(missing_docs)]
 
 pub mod arch;
+pub mod audit;
 pub mod decode;
 pub mod dispatch;
 pub mod ehframe;
+pub mod follow;
 pub mod hook;
 pub mod init;
 pub mod maps;

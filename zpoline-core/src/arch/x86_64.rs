@@ -675,6 +675,12 @@ pub unsafe extern "C" fn zp_next(
         "je 1f",
         "cmp $57, %rdi", // fork (the child turns the safety net on)
         "je 1f",
+        "cmp $59, %rdi", // execve (the runtime's variables go on to the new image)
+        "je 1f",
+        "cmp $322, %rdi", // execveat
+        "je 1f",
+        "cmp $231, %rdi", // exit_group (the audit report)
+        "je 1f",
         "mov %rdi, %rax",                // rax = nr
         "mov %rsi, %rdi",                // rdi = a1
         "mov %rdx, %rsi",                // rsi = a2

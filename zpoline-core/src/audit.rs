@@ -1,0 +1,200 @@
+//! The coverage audit: `ZPOLINE_AUDIT=1` prints, when the process exits (`exit_group`), what
+//! the runtime did and what escaped it, so a coverage claim is something a user can check:
+//!
+//! ```text
+//! zpoline audit: pid 4242 (python3)
+//!   start-up: 569 sites rewritten to callq *%rax, 8 through red-zone stubs, 0 left unpatched
+//!   safety net: Syscall User Dispatch on, 14 system calls caught at 2 sites
+//!     0x7f3a1c2d4109 /tmp/lib.so+0x1109 (raw_getppid): 5 calls; not mapped at start-up
+//!   escaped: 0 system calls reached the kernel without passing the hook
+//! ```
+//!
+//! `ZPOLINE_AUDIT=<path>` appends the report to that file instead of stderr. The report is
+//! formatted into a stack buffer: no allocation at exit.
+
+use core::fmt::Write as _;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use crate::{sud, sys};
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static DONE: AtomicBool = AtomicBool::new(false);
+/// Where the report goes: `-1` for stderr, or an open file descriptor (O_APPEND, O_CLOEXEC).
+static FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Start-up figures, set once after the rewrite.
+static STARTUP: OnceLock<Startup> = OnceLock::new();
+/// Set when the safety net was requested but the kernel refused it.
+pub static NET_REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// What start-up did, for the report.
+#[derive(Debug, Default)]
+pub struct Startup {
+    /// Sites rewritten to `callq *%rax`.
+    pub rewritten: usize,
+    /// Red-zone sites rewritten to a jump into a stub.
+    pub stubbed: usize,
+    /// Sites left as they were: address and why.
+    pub unpatched: Vec<(u64, &'static str)>,
+}
+
+/// Reads `ZPOLINE_AUDIT` (at start-up, before the hook is ready: opening a file is a system
+/// call the hook must not see afterwards).
+pub fn init(startup: Startup) {
+    let Some(v) = std::env::var_os("ZPOLINE_AUDIT") else {
+        return;
+    };
+    if v.is_empty() || v == "0" {
+        return;
+    }
+    if v != "1" {
+        let Ok(path) =
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()))
+        else {
+            return;
+        };
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+        match sys::syscall6(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as i64,
+                path.as_ptr() as i64,
+                flags as i64,
+                0o644,
+                0,
+                0,
+            ],
+        ) {
+            Ok(fd) => FD.store(fd as i32, Ordering::Relaxed),
+            Err(_) => return,
+        }
+    }
+    let _ = STARTUP.set(startup);
+    ENABLED.store(true, Ordering::Release);
+}
+
+/// A fixed buffer that flushes to the report's file descriptor when full.
+struct Out {
+    buf: [u8; 2048],
+    len: usize,
+}
+
+impl Out {
+    fn flush(&mut self) {
+        let fd = FD.load(Ordering::Relaxed);
+        sys::write_all(if fd < 0 { 2 } else { fd }, &self.buf[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl core::fmt::Write for Out {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for chunk in s.as_bytes().chunks(self.buf.len()) {
+            if self.len + chunk.len() > self.buf.len() {
+                self.flush();
+            }
+            self.buf[self.len..self.len + chunk.len()].copy_from_slice(chunk);
+            self.len += chunk.len();
+        }
+        Ok(())
+    }
+}
+
+/// Where an address is: object path, offset in it and symbol, from the dynamic loader.
+fn describe(out: &mut Out, addr: u64) {
+    // SAFETY: dladdr only reads the loader's tables and fills `info`.
+    let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+    // SAFETY: as above.
+    let found = unsafe { libc::dladdr(addr as *const libc::c_void, &mut info) } != 0;
+    if !found || info.dli_fname.is_null() {
+        let _ = write!(out, "{addr:#x} (anonymous memory: generated code)");
+        return;
+    }
+    // SAFETY: dli_fname is a C string owned by the loader.
+    let path = unsafe { core::ffi::CStr::from_ptr(info.dli_fname) }.to_string_lossy();
+    let off = addr - info.dli_fbase as u64;
+    let _ = write!(out, "{addr:#x} {path}+{off:#x}");
+    if !info.dli_sname.is_null() {
+        // SAFETY: dli_sname is a C string owned by the loader.
+        let sym = unsafe { core::ffi::CStr::from_ptr(info.dli_sname) }.to_string_lossy();
+        let _ = write!(out, " ({sym}+{:#x})", addr - info.dli_saddr as u64);
+    }
+}
+
+/// Prints the report once, if enabled. Called on `exit_group`.
+pub fn at_exit() {
+    if !ENABLED.load(Ordering::Acquire) || DONE.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let mut out = Out {
+        buf: [0; 2048],
+        len: 0,
+    };
+    let pid = sys::syscall6(libc::SYS_getpid, [0; 6]).unwrap_or(0);
+    // SAFETY: glibc's program_invocation_short_name is a C string set before main.
+    let name =
+        unsafe { core::ffi::CStr::from_ptr(program_invocation_short_name) }.to_string_lossy();
+    let _ = writeln!(out, "zpoline audit: pid {pid} ({name})");
+    if let Some(s) = STARTUP.get() {
+        let _ = writeln!(
+            out,
+            "  start-up: {} sites rewritten to callq *%rax, {} through red-zone stubs, {} left unpatched",
+            s.rewritten,
+            s.stubbed,
+            s.unpatched.len()
+        );
+        for &(a, why) in &s.unpatched {
+            let _ = write!(out, "    unpatched ");
+            describe(&mut out, a);
+            let _ = writeln!(out, ": {why}; caught by the safety net when it runs");
+        }
+    }
+    let caught = sud::stats::CAUGHT.load(Ordering::Relaxed);
+    if sud::active() {
+        let sites = sud::stats::SITES
+            .iter()
+            .filter(|s| s[0].load(Ordering::Relaxed) != 0)
+            .count();
+        let _ = writeln!(
+            out,
+            "  safety net: Syscall User Dispatch on, {caught} system calls caught at {sites} sites"
+        );
+        for s in sud::stats::SITES.iter() {
+            let (site, n) = (s[0].load(Ordering::Relaxed), s[1].load(Ordering::Relaxed));
+            if site == 0 {
+                continue;
+            }
+            let _ = write!(out, "    ");
+            describe(&mut out, site);
+            let why = if STARTUP
+                .get()
+                .is_some_and(|st| st.unpatched.iter().any(|u| u.0 == site))
+            {
+                "left unpatched at start-up"
+            } else {
+                "not mapped at start-up (loaded or generated later)"
+            };
+            let _ = writeln!(out, ": {n} calls; {why}");
+        }
+        let _ = writeln!(
+            out,
+            "  escaped: 0 system calls reached the kernel without passing the hook"
+        );
+    } else {
+        let why = if NET_REFUSED.load(Ordering::Relaxed) != 0 {
+            "refused by the kernel"
+        } else {
+            "turned off"
+        };
+        let _ = writeln!(
+            out,
+            "  safety net: {why}; system calls from code that was not rewritten are not counted and escape the hook"
+        );
+    }
+    out.flush();
+}
+
+unsafe extern "C" {
+    static program_invocation_short_name: *const libc::c_char;
+}
