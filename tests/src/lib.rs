@@ -900,7 +900,12 @@ pub fn parse_strace(text: &str) -> Trace {
             continue;
         };
         let rest = rest.trim_start();
-        if let Some(sig) = rest.strip_prefix("--- ") {
+        // With -n a signal line also starts with "[ NR] " (the number of the interrupted call).
+        let after_nr = rest
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .map_or(rest, |(_, t)| t.trim_start());
+        if let Some(sig) = after_nr.strip_prefix("--- ") {
             trace
                 .signals
                 .push((pid, sig.trim_end_matches("---").trim().to_string()));
@@ -1013,6 +1018,7 @@ const NR_RESTART_SYSCALL: u64 = 219;
 const NR_EXECVE: u64 = 59;
 const NR_EXECVEAT: u64 = 322;
 
+const NR_RT_SIGRETURN: u64 = 15;
 const MARK_READY: &str = "\"/zpoline-test-hook-ready\"";
 const MARK_DUMP: &str = "\"/zpoline-test-hook-dump\"";
 const MARK_DUMPED: &str = "\"/zpoline-test-hook-dumped\"";
@@ -1106,6 +1112,18 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
         state.insert(r.pid, next);
     }
     out.threads = active.len();
+    // The safety net's SIGSYS handler returns with its own rt_sigreturn, which strace sees and
+    // the hook does not: one per SIGSYS delivered with si_code=SYS_USER_DISPATCH.
+    let net = trace
+        .signals
+        .iter()
+        .filter(|(_, t)| t.contains("SYS_USER_DISPATCH"))
+        .count() as u64;
+    if net > 0 {
+        if let Some(c) = out.counts.get_mut(&NR_RT_SIGRETURN) {
+            *c = c.saturating_sub(net);
+        }
+    }
     out
 }
 
@@ -1217,6 +1235,46 @@ pub fn compare_counts(hook: &HookCounts, strace: &WindowCounts) -> Result<String
              calls of its own); hook > strace: the hook saw calls that never reached the kernel.\n{table}",
             strace.ready_markers, strace.dumps, hook.files
         ))
+    }
+}
+
+/// Runs `cmd` under strace with the counting hook and compares, over the whole process tree, the
+/// hook's counts per syscall number with what strace saw between the hook's markers.
+/// `must_see` lists syscall numbers (with names, for the message) the hook must have counted.
+pub fn counts_match_strace(label: &str, cmd: Cmd, must_see: &[(u64, &str)]) {
+    let hook = compile_hook("count");
+    let scratch = Scratch::new(&format!("count-{label}"));
+    let dumps = scratch.join("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    let cmd = cmd.env("ZPTEST_COUNT_DIR", &dumps);
+    let trace_file = scratch.join("strace.txt");
+    let (o, trace) = cmd.run_strace(&Mode::Hook(hook), &trace_file);
+    o.assert_success(&format!("{label} under strace with the counting hook"));
+    let hook_counts = read_count_dumps(&dumps);
+    let window = hook_window_counts(&trace);
+    let context = format!(
+        "{label}\n{}\nstrace output: {}",
+        o.report(),
+        trace_file.display()
+    );
+    assert!(
+        window.ready_markers > 0,
+        "strace never saw the hook's ready marker: the hook was not called\n{context}"
+    );
+    assert!(
+        hook_counts.files > 0,
+        "the hook wrote no counts in {}\n{context}",
+        dumps.display()
+    );
+    for (nr, name) in must_see {
+        assert!(
+            hook_counts.counts.get(nr).copied().unwrap_or(0) > 0,
+            "the hook never counted {name} ({nr})\n{context}"
+        );
+    }
+    match compare_counts(&hook_counts, &window) {
+        Ok(table) => eprintln!("{label}: counts match\n{table}"),
+        Err(e) => panic!("{e}\n{context}"),
     }
 }
 

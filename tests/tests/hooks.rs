@@ -75,46 +75,6 @@ fn workspace_example_hook_prints_syscall_names() {
     }
 }
 
-/// Runs `cmd` under strace with the counting hook and compares, over the whole process tree, the
-/// hook's counts per syscall number with what strace saw between the hook's markers.
-/// `must_see` lists syscall numbers (with names, for the message) the hook must have counted.
-fn counts_match_strace(label: &str, cmd: Cmd, must_see: &[(u64, &str)]) {
-    let hook = compile_hook("count");
-    let scratch = Scratch::new(&format!("count-{label}"));
-    let dumps = scratch.join("dumps");
-    std::fs::create_dir_all(&dumps).unwrap();
-    let cmd = cmd.env("ZPTEST_COUNT_DIR", &dumps);
-    let trace_file = scratch.join("strace.txt");
-    let (o, trace) = cmd.run_strace(&Mode::Hook(hook), &trace_file);
-    o.assert_success(&format!("{label} under strace with the counting hook"));
-    let hook_counts = read_count_dumps(&dumps);
-    let window = hook_window_counts(&trace);
-    let context = format!(
-        "{label}\n{}\nstrace output: {}",
-        o.report(),
-        trace_file.display()
-    );
-    assert!(
-        window.ready_markers > 0,
-        "strace never saw the hook's ready marker: the hook was not called\n{context}"
-    );
-    assert!(
-        hook_counts.files > 0,
-        "the hook wrote no counts in {}\n{context}",
-        dumps.display()
-    );
-    for (nr, name) in must_see {
-        assert!(
-            hook_counts.counts.get(nr).copied().unwrap_or(0) > 0,
-            "the hook never counted {name} ({nr})\n{context}"
-        );
-    }
-    match compare_counts(&hook_counts, &window) {
-        Ok(table) => eprintln!("{label}: counts match\n{table}"),
-        Err(e) => panic!("{e}\n{context}"),
-    }
-}
-
 #[test]
 fn counting_hook_matches_strace_ls() {
     counts_match_strace(

@@ -139,8 +139,8 @@ fn is_static_elf(path: &Path) -> Option<bool> {
 
 fn run(req: Request) -> Result<(), String> {
     let runtime = find_runtime()?;
-    if let Some(h) = &req.hook {
-        if !h.is_file() {
+    if let Some(h) = req.hook.as_ref().filter(|h| !h.is_file()) {
+        {
             return Err(format!(
                 "hook library {} does not exist; pass --hook the path of a .so",
                 h.display()

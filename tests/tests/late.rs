@@ -1,0 +1,220 @@
+//! Code that appears after start-up (dlopen, JIT, tcc -run, Python ctypes), children of
+//! programs that scrub LD_PRELOAD, the coverage audit and the `zpoline` launcher. The safety net
+//! (Syscall User Dispatch) must pass every system call of such code to the hook: the counting
+//! hook and `strace -f` must agree.
+
+use zpoline_tests::*;
+
+fn late_lib() -> std::path::PathBuf {
+    compile_c(
+        &c_dir().join("late_lib.c"),
+        &["-shared", "-fPIC", "-O2"],
+        ".so",
+    )
+}
+
+#[test]
+fn dlopen_library_with_raw_syscalls_is_hooked() {
+    require_page_zero();
+    let cmd = Cmd::new(compile_program("late"))
+        .arg("dlopen")
+        .arg(late_lib())
+        .arg("7");
+    counts_match_strace("late-dlopen", cmd, &[(110, "getppid")]);
+}
+
+#[test]
+fn jit_code_is_hooked_and_may_change() {
+    require_page_zero();
+    let cmd = Cmd::new(compile_program("late")).args(["jit", "6"]);
+    counts_match_strace("late-jit", cmd, &[(102, "getuid"), (104, "getgid")]);
+}
+
+#[test]
+fn rwx_code_is_hooked() {
+    require_page_zero();
+    let cmd = Cmd::new(compile_program("late")).args(["rwx", "6"]);
+    counts_match_strace("late-rwx", cmd, &[(102, "getuid"), (104, "getgid")]);
+}
+
+#[test]
+fn python_ctypes_calling_mmaped_code_is_hooked() {
+    require_page_zero();
+    let cmd = Cmd::new(python3()).arg(c_dir().join("ctypes_jit.py"));
+    counts_match_strace("late-ctypes", cmd, &[(102, "getuid")]);
+}
+
+#[test]
+fn tcc_run_is_hooked() {
+    require_page_zero();
+    let tcc = std::path::Path::new("/usr/bin/tcc");
+    assert!(
+        tcc.is_file(),
+        "tcc is not installed: apt-get install tcc (.ci/run does)"
+    );
+    let cmd = Cmd::new(tcc).arg("-run").arg(c_dir().join("tcc_prog.c"));
+    counts_match_strace("late-tcc", cmd, &[(39, "getpid")]);
+}
+
+#[test]
+fn children_of_a_shell_that_unsets_ld_preload_stay_hooked() {
+    require_page_zero();
+    let script =
+        "unset LD_PRELOAD LIBZPHOOK; ls / >/dev/null; env -u LD_PRELOAD /bin/true; echo done";
+    let cmd = Cmd::new("/bin/sh").args(["-c", script]);
+    counts_match_strace(
+        "late-unset-preload",
+        cmd,
+        &[(59, "execve"), (217, "getdents64")],
+    );
+}
+
+#[test]
+fn children_keep_the_runtime_in_their_environment() {
+    require_page_zero();
+    let o = Cmd::new("/bin/sh")
+        .args(["-c", "unset LD_PRELOAD; env"])
+        .run(&Mode::Zpoline);
+    o.assert_success("env under a shell that unset LD_PRELOAD");
+    let lib = libzpoline();
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l == format!("LD_PRELOAD={}", lib.display())),
+        "the child's environment lacks LD_PRELOAD={}\n{}",
+        lib.display(),
+        o.report()
+    );
+    let o = Cmd::new("/bin/sh")
+        .args(["-c", "unset LD_PRELOAD; env"])
+        .env("ZPOLINE_FOLLOW_EXEC", "0")
+        .run(&Mode::Zpoline);
+    assert!(
+        !o.stdout.contains("LD_PRELOAD="),
+        "ZPOLINE_FOLLOW_EXEC=0 must not re-add it\n{}",
+        o.report()
+    );
+}
+
+#[test]
+fn audit_of_python_ssl_shows_nothing_escaped() {
+    require_page_zero();
+    let o = Cmd::new(python3())
+        .args(["-c", "import ssl"])
+        .env("ZPOLINE_AUDIT", "1")
+        .run(&Mode::Zpoline);
+    o.assert_success("python3 -c 'import ssl' with ZPOLINE_AUDIT=1");
+    for want in [
+        "zpoline audit: pid",
+        "start-up:",
+        "sites rewritten",
+        "safety net: Syscall User Dispatch on",
+        "escaped: 0 system calls",
+    ] {
+        assert!(
+            o.stderr.contains(want),
+            "audit report lacks '{want}'\n{}",
+            o.report()
+        );
+    }
+}
+
+#[test]
+fn audit_names_the_sites_the_net_caught() {
+    require_page_zero();
+    let lib = late_lib();
+    let o = Cmd::new(compile_program("late"))
+        .arg("dlopen")
+        .arg(&lib)
+        .arg("3")
+        .env("ZPOLINE_AUDIT", "1")
+        .run(&Mode::Zpoline);
+    o.assert_success("late dlopen with ZPOLINE_AUDIT=1");
+    let line = o
+        .stderr
+        .lines()
+        .find(|l| l.contains(&*lib.to_string_lossy()))
+        .unwrap_or_else(|| panic!("the audit does not name {}\n{}", lib.display(), o.report()));
+    assert!(line.contains("(raw_getppid+0x"), "no symbol in '{line}'");
+    assert!(line.contains("3 calls"), "wrong count in '{line}'");
+    assert!(
+        line.contains("not mapped at start-up"),
+        "no reason in '{line}'"
+    );
+    let o = Cmd::new(compile_program("late"))
+        .args(["jit", "2"])
+        .env("ZPOLINE_AUDIT", "1")
+        .run(&Mode::Zpoline);
+    assert!(
+        o.stderr.contains("anonymous memory: generated code"),
+        "{}",
+        o.report()
+    );
+    let o = Cmd::new("/bin/true")
+        .env("ZPOLINE_AUDIT", "1")
+        .env("ZPOLINE_SUD", "0")
+        .run(&Mode::Zpoline);
+    assert!(
+        o.stderr.contains("safety net: turned off"),
+        "{}",
+        o.report()
+    );
+}
+
+fn launcher() -> std::path::PathBuf {
+    release_artifact("zpoline")
+}
+
+#[test]
+fn launcher_runs_and_audits_a_program() {
+    require_page_zero();
+    let o = Cmd::new(launcher())
+        .args(["run", "--", "/bin/echo", "hi"])
+        .run(&Mode::Native);
+    o.assert_success("zpoline run -- /bin/echo hi");
+    assert_eq!(o.stdout, "hi\n");
+    let o = Cmd::new(launcher())
+        .args(["run", "--hook"])
+        .arg(example_basic_hook())
+        .args(["--", "/bin/true"])
+        .run(&Mode::Native);
+    o.assert_success("zpoline run --hook basic -- /bin/true");
+    assert!(
+        o.stderr.contains("zpoline-basic: syscall 231 exit_group"),
+        "{}",
+        o.report()
+    );
+    let o = Cmd::new(launcher())
+        .args(["audit", "--", "/bin/true"])
+        .run(&Mode::Native);
+    o.assert_success("zpoline audit -- /bin/true");
+    assert!(o.stderr.contains("zpoline audit: pid"), "{}", o.report());
+}
+
+#[test]
+fn launcher_explains_what_it_cannot_do() {
+    let o = Cmd::new(launcher()).args(["walk"]).run(&Mode::Native);
+    assert_eq!(o.code(), Some(2), "{}", o.report());
+    assert!(
+        o.stderr.starts_with("zpoline: unknown command 'walk'"),
+        "{}",
+        o.report()
+    );
+    let o = Cmd::new(launcher())
+        .args(["run", "--hook", "/nonexistent.so", "--", "/bin/true"])
+        .run(&Mode::Native);
+    assert_eq!(o.code(), Some(127), "{}", o.report());
+    assert!(
+        o.stderr.contains("/nonexistent.so does not exist"),
+        "{}",
+        o.report()
+    );
+    let st = compile_c(&c_dir().join("tcc_prog.c"), &["-static", "-O2"], "-static");
+    let o = Cmd::new(launcher())
+        .arg("run")
+        .arg("--")
+        .arg(&st)
+        .run(&Mode::Native);
+    assert_eq!(o.code(), Some(127), "{}", o.report());
+    assert!(o.stderr.contains("is statically linked"), "{}", o.report());
+}
