@@ -1119,10 +1119,8 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
         .iter()
         .filter(|(_, t)| t.contains("SYS_USER_DISPATCH"))
         .count() as u64;
-    if net > 0 {
-        if let Some(c) = out.counts.get_mut(&NR_RT_SIGRETURN) {
-            *c = c.saturating_sub(net);
-        }
+    if let Some(c) = out.counts.get_mut(&NR_RT_SIGRETURN) {
+        *c = c.saturating_sub(net);
     }
     out
 }
