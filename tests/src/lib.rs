@@ -1019,6 +1019,8 @@ const NR_EXECVE: u64 = 59;
 const NR_EXECVEAT: u64 = 322;
 
 const NR_RT_SIGRETURN: u64 = 15;
+const NR_EXIT: u64 = 60;
+const NR_EXIT_GROUP: u64 = 231;
 const MARK_READY: &str = "\"/zpoline-test-hook-ready\"";
 const MARK_DUMP: &str = "\"/zpoline-test-hook-dump\"";
 const MARK_DUMPED: &str = "\"/zpoline-test-hook-dumped\"";
@@ -1028,8 +1030,9 @@ const MARK_DUMPED: &str = "\"/zpoline-test-hook-dumped\"";
 pub struct WindowCounts {
     /// Calls per number (numbers ≥ [`COUNT_BUCKETS`] and unknown ones under `COUNT_BUCKETS`).
     pub counts: BTreeMap<u64, u64>,
-    /// Of those, calls that returned ERESTART* (interrupted; the hook sees them once whether or
-    /// not the kernel re-executes them, strace may show them twice).
+    /// Of those, calls the hook may not have counted: calls that returned ERESTART* (interrupted;
+    /// the hook sees them once whether or not the kernel re-executes them, strace may show them
+    /// twice), and calls of other threads that raced with the hook's snapshot at `exit_group`.
     pub restarts: BTreeMap<u64, u64>,
     /// How many times the ready marker was seen (process images that the hook counted in).
     pub ready_markers: usize,
@@ -1061,7 +1064,37 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
     let mut active = std::collections::HashSet::new();
     let root = trace.records.first().map(|r| r.pid);
     let is_marker = |r: &SyscallRecord, m: &str| r.name == "faccessat" && r.call.contains(m);
+    // Thread groups: a clone with CLONE_THREAD puts the child in its parent's process. When one
+    // thread dumps the counts (at exit_group), the other threads of its process may still run
+    // for an instant: their later calls are after the snapshot.
+    let mut group: HashMap<u32, u32> = HashMap::new();
     for r in &trace.records {
+        if matches!(r.name.as_str(), "clone" | "clone3") && r.call.contains("CLONE_THREAD") {
+            if let Some(tid) = r.result.as_deref().and_then(|v| v.parse::<u32>().ok()) {
+                let g = *group.get(&r.pid).unwrap_or(&r.pid);
+                group.insert(tid, g);
+            }
+        }
+    }
+    let group_of = |pid: u32| *group.get(&pid).unwrap_or(&pid);
+    let mut dumped: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    for r in &trace.records {
+        if dumped.contains(&group_of(r.pid))
+            && state.get(&r.pid) != Some(&State::Dumping)
+            && state.get(&r.pid) != Some(&State::Trigger)
+        {
+            if is_marker(r, MARK_READY) {
+                dumped.remove(&group_of(r.pid));
+            } else if state.get(&r.pid) != Some(&State::Outside) {
+                // Raced with the snapshot: the hook may or may not have counted it.
+                let nr = r.nr.unwrap_or(COUNT_BUCKETS).min(COUNT_BUCKETS);
+                if nr != NR_RESTART_SYSCALL && !is_runtime_internal(r) {
+                    *out.counts.entry(nr).or_insert(0) += 1;
+                    *out.restarts.entry(nr).or_insert(0) += 1;
+                }
+                continue;
+            }
+        }
         let s = *state.entry(r.pid).or_insert(if Some(r.pid) == root {
             State::Outside
         } else {
@@ -1089,6 +1122,7 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
             State::Inside | State::Trigger => {
                 if s == State::Inside && is_marker(r, MARK_DUMP) {
                     out.dumps += 1;
+                    dumped.insert(group_of(r.pid));
                     State::Dumping
                 } else if s == State::Inside && is_marker(r, MARK_READY) {
                     out.ready_markers += 1;
@@ -1100,6 +1134,10 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
                             *out.restarts.entry(nr).or_insert(0) += 1;
                         }
                         active.insert(r.pid);
+                    }
+                    if s == State::Trigger && !exec_ok && r.nr != Some(NR_EXIT_GROUP) {
+                        // A thread exit or a failed execve: the process goes on, the hook counts on.
+                        dumped.remove(&group_of(r.pid));
                     }
                     if exec_ok {
                         State::Outside

@@ -218,3 +218,39 @@ fn launcher_explains_what_it_cannot_do() {
     assert_eq!(o.code(), Some(127), "{}", o.report());
     assert!(o.stderr.contains("is statically linked"), "{}", o.report());
 }
+
+/// Builds the Go program in `tests/go/<name>` (cgo on, linked against libc) with the `go` of
+/// the machine (Debian's golang-go; `.ci/run` installs it).
+fn build_go(name: &str) -> std::path::PathBuf {
+    let go = std::path::Path::new("/usr/bin/go");
+    assert!(
+        go.is_file(),
+        "go is not installed: apt-get install golang-go (.ci/run does)"
+    );
+    let src = workspace_root().join("tests/go").join(name);
+    let out = work_dir().join("build").join(format!("go-{name}"));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let status = std::process::Command::new(go)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOCACHE", work_dir().join("gocache"))
+        .env("GOPATH", work_dir().join("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("CGO_ENABLED", "1")
+        .status()
+        .expect("cannot run go build");
+    assert!(status.success(), "go build of tests/go/{name} failed");
+    out
+}
+
+#[test]
+fn cgo_program_with_goroutines_and_file_io_is_hooked() {
+    require_page_zero();
+    let prog = build_go("cgo");
+    let o = assert_same_as_native(&Cmd::new(&prog), &Mode::Zpoline);
+    assert_eq!(o.stdout, "go ok true\n", "{}", o.report());
+    let cmd = Cmd::new(&prog);
+    counts_match_strace("go-cgo", cmd, &[(257, "openat"), (1, "write")]);
+}

@@ -56,13 +56,12 @@ pub struct Frame {
     pub rbp: u64,
     #[allow(missing_docs)]
     pub rflags: u64,
-    /// The part of the red zone the dispatcher skips.
-    pub redzone: [u8; 120],
-    /// Return address pushed by `callq *%rax`: site + 2.
-    pub ret: u64,
+    /// Where `callq *%rax` pushed its return address (site + 2): the application's stack
+    /// pointer at the site minus 8; bit 0 set when the dispatch switched to the dispatch stack.
+    pub retp: u64,
 }
 
-const_assert_eq!(core::mem::size_of::<Frame>() as u64, arch::FRAME_TO_SITE_SP);
+const_assert_eq!(core::mem::size_of::<Frame>(), 168);
 const_assert_eq!(core::mem::offset_of!(Frame, vsave), 24);
 const_assert_eq!(core::mem::offset_of!(Frame, rax), 136);
 const_assert_eq!(core::mem::offset_of!(Frame, rbp), 144);
@@ -70,7 +69,34 @@ const_assert_eq!(core::mem::offset_of!(Frame, rbp), 144);
 impl Frame {
     /// The application's stack pointer at the site.
     pub fn site_sp(&self) -> u64 {
-        self as *const Frame as u64 + arch::FRAME_TO_SITE_SP
+        self.ret_slot() + 8
+    }
+
+    /// Where the return address is.
+    pub fn ret_slot(&self) -> u64 {
+        self.retp & !1
+    }
+
+    /// Whether this dispatch runs on the thread's dispatch stack (it switched to it).
+    pub fn switched(&self) -> bool {
+        self.retp & 1 != 0
+    }
+
+    /// The return address `callq *%rax` pushed: site + 2.
+    pub fn ret(&self) -> u64 {
+        // SAFETY: the slot holds the pushed return address on the application's stack.
+        unsafe { core::ptr::read(self.ret_slot() as *const u64) }
+    }
+
+    /// The top of the stack region that the dispatch and everything nested in it use: the
+    /// dispatch stack's top when the frame is on it, else the site's stack pointer.
+    pub fn region_top(&self) -> u64 {
+        let (top, here) = (arch::dstack_top(), self as *const Frame as u64);
+        if top != 0 && (top - crate::dstack::SIZE..top).contains(&here) {
+            top
+        } else {
+            self.site_sp()
+        }
     }
 }
 
@@ -89,7 +115,8 @@ pub static HOOK: AtomicUsize = AtomicUsize::new(0);
 pub unsafe extern "C" fn zp_prepare(f: *mut Frame) -> usize {
     // SAFETY: the assembly passes its live frame, exclusively ours for this call.
     let f = unsafe { &mut *f };
-    if !sites::contains(f.ret.wrapping_sub(2)) {
+    crate::dstack::ensure();
+    if !sites::contains(f.ret().wrapping_sub(2)) {
         // Reached the trampoline through a call that is not a rewritten site (a null function
         // pointer): make it fault as it would natively.
         f.action = 1;
@@ -115,6 +142,7 @@ const SYS_FORK: i64 = libc::SYS_fork;
 const SYS_EXECVE: i64 = libc::SYS_execve;
 const SYS_EXECVEAT: i64 = libc::SYS_execveat;
 const SYS_EXIT_GROUP: i64 = libc::SYS_exit_group;
+const SYS_EXIT: i64 = libc::SYS_exit;
 
 /// The system calls [`arch::zp_next`] does not perform with a plain `syscall`.
 ///
@@ -169,6 +197,14 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
         SYS_EXECVEAT => {
             // SAFETY: the application's arguments; envp is the fourth.
             return unsafe { crate::follow::exec([nr, a1, a2, a3, a4, a5, a6], 4) };
+        }
+        SYS_EXIT => {
+            if let Some(index) = crate::dstack::releasable() {
+                // SAFETY: this thread's own dispatch stack; exit does not return.
+                unsafe { arch::exit_thread(a1, index) }
+            }
+            // SAFETY: forwarded unchanged to the kernel.
+            return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
         }
         SYS_EXIT_GROUP => {
             crate::audit::at_exit();
@@ -298,8 +334,17 @@ unsafe fn vfork(args: &[i64; 7], f: &Frame) -> i64 {
     let Some((slot, buf, len)) = crate::vforkbuf::claim() else {
         return -(libc::EAGAIN as i64);
     };
+    // The child runs on the application's stack, where the return address to the site is: the
+    // region copy covers the frames (on the dispatch stack), this covers that address.
+    let (ret, busy) = (f.ret(), arch::dstack_busy());
     // SAFETY: buf is ours until released; the region up to the site is preserved.
-    let r = unsafe { arch::vfork_preserving(args, f.site_sp(), buf, len) };
+    let r = unsafe { arch::vfork_preserving(args, f.region_top(), buf, len) };
+    if r != 0 {
+        // SAFETY: the slot callq pushed on the application's stack.
+        unsafe { core::ptr::write_volatile(f.ret_slot() as *mut u64, ret) };
+        // The child, sharing our TLS, left through the frames and freed the dispatch stack.
+        arch::set_dstack_busy(busy);
+    }
     if r == 0 {
         // The child: it shares the parent's memory and TLS until exec or exit.
         arch::set_vfork_child(true);
@@ -313,8 +358,20 @@ unsafe fn vfork(args: &[i64; 7], f: &Frame) -> i64 {
 /// Writes the block `clone_with_frame`'s child pops: the application's registers at the site.
 unsafe fn write_child_frame(at: u64, f: &Frame) {
     let block: [u64; 14] = [
-        f.r15, f.r14, f.r13, f.r12, f.rbx, f.rbp, f.r9, f.r8, f.r10, f.rdx, f.rsi, f.rdi, f.rflags,
-        f.ret,
+        f.r15,
+        f.r14,
+        f.r13,
+        f.r12,
+        f.rbx,
+        f.rbp,
+        f.r9,
+        f.r8,
+        f.r10,
+        f.rdx,
+        f.rsi,
+        f.rdi,
+        f.rflags,
+        f.ret(),
     ];
     let p = at as *mut u64;
     for (i, v) in block.iter().enumerate() {

@@ -172,6 +172,12 @@ pub fn start() {
         };
         return fail(&msg, keep_going);
     }
+    if let Err(e) = crate::dstack::init() {
+        return fail(
+            &format!("cannot reserve the dispatch stacks (errno {e})"),
+            keep_going,
+        );
+    }
     if let Err(e) = vforkbuf::init() {
         return fail(
             &format!("cannot map the vfork buffers (errno {e})"),

@@ -15,6 +15,7 @@ pub mod arch;
 pub mod audit;
 pub mod decode;
 pub mod dispatch;
+pub mod dstack;
 pub mod ehframe;
 pub mod follow;
 pub mod hook;

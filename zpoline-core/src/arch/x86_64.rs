@@ -39,8 +39,6 @@ use core::arch::{asm, global_asm, naked_asm};
 
 use crate::dispatch::{Frame, zp_prepare};
 
-/// Bytes from the frame base `F` to the application's stack pointer at the site.
-pub const FRAME_TO_SITE_SP: u64 = 288;
 /// Offset of `vsave` in the frame.
 const _VSAVE_OFF: usize = 24;
 
@@ -92,7 +90,9 @@ pub const FAST_AREA: u64 = 2688;
 
 // The per-thread block: [0] the frame of the innermost dispatch on this thread; [8] flags
 // (bit 0: this task is the child of a vfork-like clone, sharing its parent's memory and TLS);
-// [16] the Syscall User Dispatch selector byte (see sud.rs).
+// [16] the Syscall User Dispatch selector byte (see sud.rs); [24] the top of the thread's
+// dispatch stack (0: none yet), [32] its index in the pool and [40] whether a dispatch is on
+// it (see dstack.rs).
 // Initial-exec TLS: the runtime is loaded at start-up (LD_PRELOAD), so its block is in the static
 // TLS area and reachable as %fs:offset without calling __tls_get_addr.
 global_asm!(
@@ -101,9 +101,9 @@ global_asm!(
     ".globl zp_tls",
     ".hidden zp_tls",
     ".type zp_tls, @object",
-    ".size zp_tls, 24",
+    ".size zp_tls, 48",
     "zp_tls:",
-    ".zero 24",
+    ".zero 48",
     ".popsection",
 );
 
@@ -156,6 +156,110 @@ pub fn set_vfork_child(on: bool) {
             options(nostack, preserves_flags),
         );
     }
+}
+
+/// The top of this thread's dispatch stack (0 if it has none).
+#[inline(always)]
+pub fn dstack_top() -> u64 {
+    let v: u64;
+    // SAFETY: reads this thread's zp_tls dispatch-stack word.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {v}, qword ptr fs:[{off} + 24]",           // v = zp_tls.dstack_top
+            off = out(reg) _,
+            v = out(reg) v,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    v
+}
+
+/// Whether this thread's dispatch stack is in use.
+#[inline(always)]
+pub fn dstack_busy() -> bool {
+    let v: u64;
+    // SAFETY: reads this thread's zp_tls busy word.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {v}, qword ptr fs:[{off} + 40]",           // v = zp_tls.dstack_busy
+            off = out(reg) _,
+            v = out(reg) v,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    v != 0
+}
+
+/// Marks this thread's dispatch stack as in use (or free).
+#[inline(always)]
+pub fn set_dstack_busy(on: bool) {
+    // SAFETY: writes this thread's zp_tls busy word, which only the runtime uses.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov qword ptr fs:[{off} + 40], {v}",           // zp_tls.dstack_busy = v
+            off = out(reg) _,
+            v = in(reg) u64::from(on),
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// The pool index of this thread's dispatch stack.
+#[inline(always)]
+pub fn dstack_index() -> u64 {
+    let v: u64;
+    // SAFETY: reads this thread's zp_tls dispatch-stack index.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {v}, qword ptr fs:[{off} + 32]",           // v = zp_tls.dstack_index
+            off = out(reg) _,
+            v = out(reg) v,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    v
+}
+
+/// Gives this thread the dispatch stack `index` whose top is `top`.
+#[inline(always)]
+pub fn set_dstack(top: u64, index: u64) {
+    // SAFETY: writes this thread's zp_tls dispatch-stack words, which only the runtime uses.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov qword ptr fs:[{off} + 32], {i}",           // zp_tls.dstack_index = index
+            "mov qword ptr fs:[{off} + 24], {t}",           // zp_tls.dstack_top = top
+            off = out(reg) _,
+            i = in(reg) index,
+            t = in(reg) top,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// Gives the dispatch stack `index` back to the pool and ends the thread (`exit(code)`),
+/// without touching the stack after the release: another thread may claim it at once.
+///
+/// # Safety
+/// `index` must be the calling thread's dispatch stack.
+#[unsafe(naked)]
+pub unsafe extern "C" fn exit_thread(code: i64, index: u64) -> ! {
+    naked_asm!(
+        "mov %rsi, %rax", // rax = index
+        "shr $6, %rax", // rax = word of the bitmap
+        "and $63, %esi", // rsi = bit in the word
+        "lea {used}(%rip), %rcx", // rcx = the bitmap
+        "lock btr %rsi, (%rcx,%rax,8)", // free (no stack access from here on)
+        "mov $60, %eax", // SYS_exit(code in rdi)
+        "syscall",
+        "ud2", // not reached
+        used = sym crate::dstack::USED,
+        options(att_syntax),
+    )
 }
 
 /// Address of this thread's Syscall User Dispatch selector byte.
@@ -239,10 +343,38 @@ pub fn set_current_frame(f: *mut Frame) {
 #[unsafe(naked)]
 pub unsafe extern "C" fn zp_entry() {
     naked_asm!(
+        // ---- choose the stack: the thread's dispatch stack unless already on it --------------
+        "pushfq", // S-16: application rflags, before anything changes them (the site
+        // was proven not to keep data below its stack pointer; a stub has stepped over it)
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "mov %fs:24(%rcx), %r11", // r11 = top of this thread's dispatch stack (0: none)
+        "testq $1, %fs:8(%rcx)", // a vfork child, sharing its parent's TLS and stack?
+        "jnz 10f", // stay where we are
+        "test %r11, %r11", // no dispatch stack yet?
+        "jz 10f", // stay (zp_prepare claims one for the next time)
+        "cmpq $0, %fs:40(%rcx)", // is it in use (a dispatch on it was interrupted by a
+        "jne 10f", // signal whose handler made this call)? stay where we are
+        "cmp %r11, %rsp", // above its top?
+        "jae 11f", // switch
+        "lea -{dsize}(%r11), %rcx", // rcx = its bottom
+        "cmp %rcx, %rsp", // below its bottom?
+        "jb 11f", // switch
+        "10:", // stay on this stack (nested: a signal handler or the hook itself)
+        "lea 8(%rsp), %rcx", // rcx = S-8, where the return address is
+        "mov %rcx, %r11", // r11 = retp, untagged: this dispatch did not switch
+        "lea -112(%rsp), %rsp", // rsp = S-128: below the red zone
+        "jmp 12f",
+        "11:", // switch to the dispatch stack
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "movq $1, %fs:40(%rcx)", // mark it in use before anything is written on it
+        "lea 8(%rsp), %rcx", // rcx = S-8
+        "mov %r11, %rsp", // rsp = the dispatch stack's top
+        "lea 1(%rcx), %r11", // r11 = retp tagged with bit 0: this dispatch switched
+        "12:",
         // ---- build the frame ------------------------------------------------------------
-        "lea -120(%rsp), %rsp",          // skip the rest of the red zone: rsp = S-128
-        "pushfq",                        // S-136: application rflags
-        "push %rbp",                     // S-144: application rbp
+        "push %r11", // retp: where the return address is (S-8), bit 0 = switched
+        "pushq -8(%rcx)", // rflags (from S-16)
+        "push %rbp", // application rbp
         "mov %rsp, %rbp",                // rbp = frame top (S-144)
         "push %rax",                     // rbp-8:   nr
         "push %rdi",                     // rbp-16:  a1
@@ -334,30 +466,38 @@ pub unsafe extern "C" fn zp_entry() {
         // Restore the flags without popfq (microcoded, ~6 ns): the dispatcher and the hook can
         // only have changed the arithmetic flags and DF.
         "mov (%rsp), %r11",              // r11 = rflags, as the kernel leaves it
-        "test $0x400, %r11d",            // DF was set at the site?
-        "jz 8f",
-        "std",                           // (never in C code, but the kernel would keep it)
-        "8:",
         "mov %rax, (%rsp)",              // park the result in the flags slot
-        "mov %r11, %rcx",
-        "shr $11, %ecx",
-        "and $1, %ecx",                  // cl = OF
-        "add $0x7f, %cl",                // OF = cl (0x7f + 1 overflows, 0x7f + 0 does not)
-        "mov %r11d, %eax",
-        "mov %al, %ah",                  // ah = SF ZF AF PF CF of the site
-        "sahf",                          // restore them; OF and DF stay as just set
-        "mov (%rsp), %rax",              // rax = result
-        "mov 128(%rsp), %rcx",           // rcx = return address (S-8), as the kernel leaves it
-        "lea 136(%rsp), %rsp",           // rsp = S (lea keeps the flags)
-        "jmp *%rcx",                     // back to site + 2 (an indirect jump: predicted)
+        "testb $1, 8(%rsp)",             // did this dispatch switch stacks?
+        "jnz 20f",
+        "call {setflags}",               // flags from r11 (clobbers rax, rcx)
+        "mov (%rsp), %rax", // rax = result
+        "mov 8(%rsp), %rcx", // rcx = retp (S-8)
+        "lea 8(%rcx), %rsp", // rsp = S, back on the application's stack (lea keeps the flags)
+        "mov -8(%rsp), %rcx", // rcx = return address, as the kernel leaves it
+        "jmp *%rcx", // back to site + 2 (an indirect jump: predicted)
+        "20:",                           // leaving the dispatch stack
+        "call {setflags}",               // flags from r11 (clobbers rax, rcx)
+        "mov (%rsp), %rax", // rax = result
+        "mov 8(%rsp), %rcx", // rcx = retp (S-8) + 1
+        "lea 7(%rcx), %rsp", // rsp = S, back on the application's stack
+        "mov %rax, -16(%rsp)", // park the result at S-16 (signal frames skip 128 bytes)
+        "mov zp_tls@GOTTPOFF(%rip), %rax", // rax = TLS offset of zp_tls (mov keeps the flags)
+        "movq $0, %fs:40(%rax)", // the dispatch stack is free again
+        "mov -16(%rsp), %rax", // rax = result
+        "mov -8(%rsp), %rcx", // rcx = return address, as the kernel leaves it
+        "jmp *%rcx", // back to site + 2
         // ---- not a rewritten site (call through a null pointer): fault like natively ----------
         "5:",
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "testb $1, 144+16(%rsp)", // did it switch to the dispatch stack?
+        "jz 21f",
+        "movq $0, %fs:40(%rcx)", // free it (a signal from here to the jump is not covered)
+        "21:",
         "mov 0(%rsp), %r11", // r11 = F.prev
         "mov %r11, %fs:(%rcx)", // zp_tls.cur = F.prev
         "mov 8(%rsp), %r11", // r11 = F.selector
         "movb %r11b, %fs:16(%rcx)", // the selector as it was (BLOCK in application code)
-        "add $32, %rsp", // drop prev, selector, action, vsave
+        "lea 32(%rsp), %rsp", // drop prev, selector, action, vsave
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -374,8 +514,10 @@ pub unsafe extern "C" fn zp_entry() {
         "pop %rax",                      // the called address, as natively
         "pop %rbp",
         "popfq",
-        "lea 120(%rsp), %rsp",           // rsp = S-8: the return address stays pushed, as natively
-        "jmp *{fault}(%rip)",            // execute a PROT_NONE page: SIGSEGV
+        "mov (%rsp), %rsp", // rsp = retp (S-8, with bit 0 if it switched)
+        "and $-8, %rsp", // S-8: the return address stays pushed, as natively (flags
+        // change here; the process is about to take SIGSEGV)
+        "jmp *{fault}(%rip)", // execute a PROT_NONE page: SIGSEGV
         flags = sym CPU_FLAGS,
         slow = const cpu::SLOW,
         novec = const cpu::NOVEC,
@@ -385,6 +527,34 @@ pub unsafe extern "C" fn zp_entry() {
         save = sym vec_save,
         restore = sym vec_restore,
         fault = sym FAULT_TARGET,
+        dsize = const crate::dstack::SIZE,
+        setflags = sym restore_flags,
+        options(att_syntax),
+    )
+}
+
+/// Sets the arithmetic flags and DF from `r11` (saved rflags) without `popfq` (microcoded,
+/// ~6 ns): the dispatcher and the hook can only have changed those. Internal calling
+/// convention: clobbers `rax` and `rcx`, keeps `r11`.
+///
+/// # Safety
+/// Only for the dispatcher's exit.
+#[unsafe(naked)]
+pub unsafe extern "C" fn restore_flags() {
+    naked_asm!(
+        "cld",                // DF as the C ABI has it ...
+        "test $0x400, %r11d", // ... unless it was set at the site
+        "jz 1f",
+        "std", // (never in C code, but the kernel would keep it)
+        "1:",
+        "mov %r11, %rcx",
+        "shr $11, %ecx",
+        "and $1, %ecx",   // cl = OF
+        "add $0x7f, %cl", // OF = cl (0x7f + 1 overflows, 0x7f + 0 does not)
+        "mov %r11d, %eax",
+        "mov %al, %ah", // ah = SF ZF AF PF CF of the site
+        "sahf",         // restore them; OF and DF stay as just set
+        "ret",          // (ret keeps the flags)
         options(att_syntax),
     )
 }
@@ -680,6 +850,8 @@ pub unsafe extern "C" fn zp_next(
         "cmp $322, %rdi", // execveat
         "je 1f",
         "cmp $231, %rdi", // exit_group (the audit report)
+        "je 1f",
+        "cmp $60, %rdi", // exit (the thread's dispatch stack goes back to the pool)
         "je 1f",
         "mov %rdi, %rax",                // rax = nr
         "mov %rsi, %rdi",                // rdi = a1

@@ -1,0 +1,3 @@
+module zpoline-test-cgo
+
+go 1.19

@@ -1,0 +1,85 @@
+//! Dispatch stacks: each thread runs the dispatcher and the hook on a stack of the runtime's,
+//! not on the application's. Go runs goroutines on stacks of a few KiB whose limits the kernel
+//! does not guard; a hook that prints (and the 2.7 KiB of saved AVX-512 state) would overflow
+//! them. On its own stack the dispatcher also writes nothing below the application's stack
+//! pointer but the return address of `callq *%rax`.
+//!
+//! A pool of [`COUNT`] stacks of [`SIZE`] bytes is reserved at start-up (address space only);
+//! a thread claims one in its first dispatch (that dispatch runs on the application's stack)
+//! and gives it back in its `exit`. When the pool is exhausted, threads keep using their own
+//! stacks, as the original zpoline does.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arch::x86_64 as arch;
+
+/// Bytes per dispatch stack.
+pub const SIZE: u64 = 256 * 1024;
+/// Stacks in the pool.
+pub const COUNT: usize = 1024;
+
+static BASE: AtomicU64 = AtomicU64::new(0);
+/// One bit per stack: claimed.
+pub static USED: [AtomicU64; COUNT / 64] = [const { AtomicU64::new(0) }; COUNT / 64];
+
+/// Reserves the pool.
+pub fn init() -> Result<(), i32> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+    let p = crate::sys::mmap(
+        0,
+        SIZE as usize * COUNT,
+        libc::PROT_READ | libc::PROT_WRITE,
+        flags,
+        -1,
+        0,
+    )?;
+    BASE.store(p as u64, Ordering::Release);
+    Ok(())
+}
+
+/// Claims a stack for the calling thread if it has none (and is not a vfork child, which shares
+/// its parent's TLS). Called from the dispatcher before anything else; makes no system call.
+pub fn ensure() {
+    if arch::dstack_top() != 0 || arch::in_vfork_child() {
+        return;
+    }
+    let base = BASE.load(Ordering::Acquire);
+    if base == 0 {
+        return;
+    }
+    for (w, word) in USED.iter().enumerate() {
+        let mut cur = word.load(Ordering::Relaxed);
+        while cur != u64::MAX {
+            let bit = (!cur).trailing_zeros() as u64;
+            match word.compare_exchange_weak(
+                cur,
+                cur | 1 << bit,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    let index = w as u64 * 64 + bit;
+                    arch::set_dstack(base + (index + 1) * SIZE, index);
+                    return;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+/// The pool index of the calling thread's stack, if it has one and may give it back.
+pub fn releasable() -> Option<u64> {
+    (arch::dstack_top() != 0 && !arch::in_vfork_child()).then(arch::dstack_index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_geometry() {
+        assert_eq!(COUNT % 64, 0);
+        assert_eq!(SIZE % 4096, 0);
+    }
+}
