@@ -1019,7 +1019,6 @@ const NR_EXECVE: u64 = 59;
 const NR_EXECVEAT: u64 = 322;
 
 const NR_RT_SIGRETURN: u64 = 15;
-const NR_EXIT: u64 = 60;
 const NR_EXIT_GROUP: u64 = 231;
 const MARK_READY: &str = "\"/zpoline-test-hook-ready\"";
 const MARK_DUMP: &str = "\"/zpoline-test-hook-dump\"";
@@ -1069,11 +1068,13 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
     // for an instant: their later calls are after the snapshot.
     let mut group: HashMap<u32, u32> = HashMap::new();
     for r in &trace.records {
-        if matches!(r.name.as_str(), "clone" | "clone3") && r.call.contains("CLONE_THREAD") {
-            if let Some(tid) = r.result.as_deref().and_then(|v| v.parse::<u32>().ok()) {
-                let g = *group.get(&r.pid).unwrap_or(&r.pid);
-                group.insert(tid, g);
-            }
+        let tid = r.result.as_deref().and_then(|v| v.parse::<u32>().ok());
+        if let (true, Some(tid)) = (
+            matches!(r.name.as_str(), "clone" | "clone3") && r.call.contains("CLONE_THREAD"),
+            tid,
+        ) {
+            let g = *group.get(&r.pid).unwrap_or(&r.pid);
+            group.insert(tid, g);
         }
     }
     let group_of = |pid: u32| *group.get(&pid).unwrap_or(&pid);
