@@ -254,3 +254,44 @@ fn cgo_program_with_goroutines_and_file_io_is_hooked() {
     let cmd = Cmd::new(&prog);
     counts_match_strace("go-cgo", cmd, &[(257, "openat"), (1, "write")]);
 }
+
+#[test]
+fn net_arms_itself_only_when_code_appears() {
+    require_page_zero();
+    // Nothing new: the net stays ready and costs nothing.
+    let o = Cmd::new("/bin/true")
+        .env("ZPOLINE_AUDIT", "1")
+        .run(&Mode::Zpoline);
+    o.assert_success("/bin/true with ZPOLINE_AUDIT=1");
+    assert!(
+        o.stderr.contains("safety net: ready, never armed"),
+        "{}",
+        o.report()
+    );
+    // ZPOLINE_SUD=1 arms it at start-up.
+    let o = Cmd::new("/bin/true")
+        .env("ZPOLINE_AUDIT", "1")
+        .env("ZPOLINE_SUD", "1")
+        .run(&Mode::Zpoline);
+    assert!(o.stderr.contains("(armed at start-up)"), "{}", o.report());
+    // New executable memory arms it.
+    let o = Cmd::new(compile_program("late"))
+        .args(["jit", "1"])
+        .env("ZPOLINE_AUDIT", "1")
+        .run(&Mode::Zpoline);
+    assert!(
+        o.stderr.contains("(armed when executable memory appeared)"),
+        "{}",
+        o.report()
+    );
+    // A bad value is refused.
+    let o = Cmd::new("/bin/true")
+        .env("ZPOLINE_SUD", "maybe")
+        .run(&Mode::Zpoline);
+    assert_eq!(o.code(), Some(127), "{}", o.report());
+    assert!(
+        o.stderr.starts_with("zpoline: unknown ZPOLINE_SUD=maybe"),
+        "{}",
+        o.report()
+    );
+}

@@ -27,6 +27,8 @@ static FD: AtomicI32 = AtomicI32::new(-1);
 static STARTUP: OnceLock<Startup> = OnceLock::new();
 /// Set when the safety net was requested but the kernel refused it.
 pub static NET_REFUSED: AtomicU64 = AtomicU64::new(0);
+/// Set when the safety net is ready to be armed.
+pub static NET_READY: AtomicU64 = AtomicU64::new(0);
 
 /// What start-up did, for the report.
 #[derive(Debug, Default)]
@@ -156,9 +158,14 @@ pub fn at_exit() {
             .iter()
             .filter(|s| s[0].load(Ordering::Relaxed) != 0)
             .count();
+        let when = if sud::ARMED_BY.load(Ordering::Relaxed) == 1 {
+            "at start-up"
+        } else {
+            "when executable memory appeared"
+        };
         let _ = writeln!(
             out,
-            "  safety net: Syscall User Dispatch on, {caught} system calls caught at {sites} sites"
+            "  safety net: Syscall User Dispatch on (armed {when}), {caught} system calls caught at {sites} sites"
         );
         for s in sud::stats::SITES.iter() {
             let (site, n) = (s[0].load(Ordering::Relaxed), s[1].load(Ordering::Relaxed));
@@ -177,6 +184,15 @@ pub fn at_exit() {
             };
             let _ = writeln!(out, ": {n} calls; {why}");
         }
+        let _ = writeln!(
+            out,
+            "  escaped: 0 system calls reached the kernel without passing the hook"
+        );
+    } else if NET_READY.load(Ordering::Relaxed) != 0 {
+        let _ = writeln!(
+            out,
+            "  safety net: ready, never armed: no executable memory appeared after start-up"
+        );
         let _ = writeln!(
             out,
             "  escaped: 0 system calls reached the kernel without passing the hook"

@@ -18,8 +18,8 @@ use crate::sites;
 pub struct Frame {
     /// The thread's previous innermost frame (restored in `zp_tls` on the way out).
     pub prev: u64,
-    /// The hook function called for this system call.
-    pub hook: u64,
+    /// The thread's Syscall User Dispatch selector at entry, restored on the way out.
+    pub selector: u64,
     /// 0: return to the site; 1: the caller was not a rewritten site, fault.
     pub action: u64,
     /// Address of the saved vector state.
@@ -116,6 +116,7 @@ pub unsafe extern "C" fn zp_prepare(f: *mut Frame) -> usize {
     // SAFETY: the assembly passes its live frame, exclusively ours for this call.
     let f = unsafe { &mut *f };
     crate::dstack::ensure();
+    crate::sud::on_this_thread();
     if !sites::contains(f.ret().wrapping_sub(2)) {
         // Reached the trampoline through a call that is not a rewritten site (a null function
         // pointer): make it fault as it would natively.
@@ -143,6 +144,10 @@ const SYS_EXECVE: i64 = libc::SYS_execve;
 const SYS_EXECVEAT: i64 = libc::SYS_execveat;
 const SYS_EXIT_GROUP: i64 = libc::SYS_exit_group;
 const SYS_EXIT: i64 = libc::SYS_exit;
+const SYS_MMAP: i64 = libc::SYS_mmap;
+const SYS_MPROTECT: i64 = libc::SYS_mprotect;
+const SYS_PKEY_MPROTECT: i64 = libc::SYS_pkey_mprotect;
+const SYS_SHMAT: i64 = libc::SYS_shmat;
 
 /// The system calls [`arch::zp_next`] does not perform with a plain `syscall`.
 ///
@@ -210,6 +215,20 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             crate::audit::at_exit();
             // SAFETY: forwarded unchanged to the kernel.
             return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+        }
+        SYS_MMAP | SYS_MPROTECT | SYS_PKEY_MPROTECT | SYS_SHMAT => {
+            // New executable memory: code that was not rewritten may run; arm the net.
+            // SAFETY: forwarded unchanged to the kernel.
+            let r = unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+            let exec = if nr == SYS_SHMAT {
+                a3 & 0o100000 != 0
+            } else {
+                a3 & libc::PROT_EXEC as i64 != 0
+            };
+            if exec && !(-4095..0).contains(&r) {
+                crate::sud::arm(2);
+            }
+            return r;
         }
         SYS_ARCH_PRCTL => {
             // SAFETY: forwarded unchanged to the kernel.

@@ -216,6 +216,14 @@ pub fn start() {
             say(&format!("  unpatched {a:#x} ({why:?}) at {path}+{off:#x}"));
         }
     }
+    // Code that was not rewritten exists already: sites left unpatched, executable mappings
+    // that cannot be read, memory that is writable and executable (it may get code any time).
+    let net_needed = !report.skipped.is_empty()
+        || !report.unreadable.is_empty()
+        || maps::read_self()
+            .unwrap_or_default()
+            .iter()
+            .any(|m| m.write && m.exec);
     audit::init(audit::Startup {
         rewritten: report.rewritten,
         stubbed: report.stubbed,
@@ -239,8 +247,11 @@ pub fn start() {
         // Everything that makes system calls of its own happens before __hook_init: from its
         // first instruction on, the hook sees exactly what the application does.
         let vector_free = hook::vector_free(std::path::Path::new(&path)) && !force_vector_save();
-        start_net(debug);
-        let ranges = match hook::load(&c) {
+        start_net(debug, net_needed);
+        sud::LOADING_HOOK.store(true, Ordering::SeqCst);
+        let loaded = hook::load(&c);
+        sud::LOADING_HOOK.store(false, Ordering::SeqCst);
+        let ranges = match loaded {
             Ok(r) => r,
             Err(e) => {
                 arch::set_selector(sud::BLOCK * u8::from(sud::active()));
@@ -258,7 +269,7 @@ pub fn start() {
             // Pass-through: only the runtime's own (vector-free) code runs in a dispatch.
             arch::CPU_FLAGS.fetch_or(cpu::NOVEC, Ordering::SeqCst);
         }
-        start_net(debug);
+        start_net(debug, net_needed);
     }
     if debug {
         say(&format!(
@@ -272,13 +283,24 @@ pub fn start() {
     }
 }
 
-/// Turns on the Syscall User Dispatch safety net (unless `ZPOLINE_SUD=0`) with the selector at
-/// ALLOW (the caller sets BLOCK when application code is about to run); says once, and carries
-/// on with rewriting alone, where the kernel does not offer it.
-fn start_net(debug: bool) {
-    if std::env::var_os("ZPOLINE_SUD").is_some_and(|v| v == "0") {
+/// Prepares the Syscall User Dispatch safety net (unless `ZPOLINE_SUD=0`) and arms it at once
+/// when code that was not rewritten exists (`needed`) or `ZPOLINE_SUD=1`; otherwise it arms
+/// itself when executable memory appears. The selector is left at ALLOW (the caller sets BLOCK
+/// when application code is about to run). Says once, and carries on with rewriting alone,
+/// where the kernel does not offer it.
+fn start_net(debug: bool, needed: bool) {
+    let mode = std::env::var_os("ZPOLINE_SUD");
+    if mode.as_ref().is_some_and(|v| v == "0") {
         return;
     }
+    if let Some(v) = mode.as_ref().filter(|v| *v != "1" && *v != "auto") {
+        say(&format!(
+            "unknown ZPOLINE_SUD={}; use 0 (off), 1 (always on) or auto",
+            v.to_string_lossy()
+        ));
+        sys::exit_group(EXIT_FAILURE);
+    }
+    let eager = mode.is_some_and(|v| v == "1") || needed;
     let here = arch::zp_entry as *const () as usize as u64;
     let own = maps::read_self()
         .unwrap_or_default()
@@ -292,11 +314,20 @@ fn start_net(debug: bool) {
         return;
     };
     match sud::init(own) {
-        Ok(()) if debug => {
+        Ok(()) => {
+            audit::NET_READY.store(1, Ordering::Relaxed);
+            if eager {
+                sud::arm(1);
+            }
             arch::set_selector(sud::ALLOW);
-            say("safety net: Syscall User Dispatch on")
+            if debug {
+                say(if eager {
+                    "safety net: Syscall User Dispatch armed"
+                } else {
+                    "safety net: Syscall User Dispatch ready, armed when new executable memory appears"
+                });
+            }
         }
-        Ok(()) => arch::set_selector(sud::ALLOW),
         Err(e) => {
             audit::NET_REFUSED.store(1, Ordering::Relaxed);
             say(&format!(

@@ -26,8 +26,17 @@ use crate::arch::x86_64 as arch;
 use crate::dispatch::HOOK;
 use crate::{signals, sites, sys};
 
-/// Non-zero once the net is on (read by the clone child path in assembly).
+/// Non-zero once the net is armed for the process (read by the clone child path in assembly):
+/// every thread turns it on at its next dispatch, every new thread and child at birth.
 pub static ACTIVE: AtomicU64 = AtomicU64::new(0);
+/// Non-zero when the net can be armed (the handler is installed and the kernel offers SUD).
+static AVAILABLE: AtomicU64 = AtomicU64::new(0);
+/// Set while the hook library is being loaded: its namespace's code is never rewritten and
+/// never trapped, so mapping it does not arm the net.
+pub static LOADING_HOOK: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+/// Where the net was armed from, for the audit: 1 at start-up, 2 on new executable memory.
+pub static ARMED_BY: AtomicU64 = AtomicU64::new(0);
 /// The always-allowed range: the runtime's text.
 pub static RANGE_START: AtomicU64 = AtomicU64::new(0);
 /// Length of the always-allowed range.
@@ -71,7 +80,13 @@ fn in_hook_namespace(addr: u64) -> bool {
 
 /// Turns the net on for the calling thread (selector BLOCK).
 pub fn enable_current() -> Result<(), i32> {
-    arch::set_selector(BLOCK);
+    enable_thread(BLOCK)
+}
+
+/// Turns the net on for the calling thread with the selector at `now`.
+fn enable_thread(now: u8) -> Result<(), i32> {
+    arch::set_selector(now);
+    arch::set_thread_net(true);
     let sel = arch::selector_ptr() as i64;
     let (start, len) = (
         RANGE_START.load(Ordering::Relaxed),
@@ -91,26 +106,59 @@ pub fn enable_current() -> Result<(), i32> {
     .map(|_| ())
 }
 
-/// Re-enables the net in a new child process (fork, vfork) if it is on.
+/// Re-enables the net in a new child process (fork, vfork) if it is armed: the kernel does not
+/// carry it over. The child is inside a dispatch, whose exit restores BLOCK.
 pub fn child_started() {
     if active() {
-        let _ = enable_current();
+        arch::set_thread_net(false);
+        on_this_thread();
     }
 }
 
-/// Installs the SIGSYS handler and turns the net on for this thread. `own` is the runtime's
-/// text, the range whose system calls always pass.
+/// Installs the SIGSYS handler and checks that the kernel offers Syscall User Dispatch (it is
+/// turned on and off again on this thread). `own` is the runtime's text, the range whose
+/// system calls always pass. The net is armed later, by [`arm`].
 pub fn init(own: (u64, u64)) -> Result<(), i32> {
     RANGE_START.store(own.0, Ordering::Relaxed);
     RANGE_LEN.store(own.1 - own.0, Ordering::Relaxed);
     signals::install(libc::SIGSYS)?;
-    ACTIVE.store(1, Ordering::SeqCst);
-    if let Err(e) = enable_current() {
-        ACTIVE.store(0, Ordering::SeqCst);
-        arch::set_selector(ALLOW);
-        return Err(e);
-    }
+    enable_thread(ALLOW)?;
+    sys::syscall6(
+        libc::SYS_prctl,
+        [PR_SET_SYSCALL_USER_DISPATCH, 0, 0, 0, 0, 0],
+    )?;
+    arch::set_thread_net(false);
+    AVAILABLE.store(1, Ordering::SeqCst);
     Ok(())
+}
+
+/// Arms the net for the whole process (once code that was not rewritten may exist), and turns
+/// it on for the calling thread. `by`: 1 at start-up, 2 on new executable memory. Inside a
+/// dispatch the selector stays ALLOW until the dispatch returns, which restores BLOCK.
+pub fn arm(by: u64) {
+    if AVAILABLE.load(Ordering::Relaxed) == 0 || LOADING_HOOK.load(Ordering::Relaxed) {
+        return;
+    }
+    if ACTIVE.swap(1, Ordering::SeqCst) == 0 {
+        ARMED_BY.store(by, Ordering::Relaxed);
+    }
+    on_this_thread();
+}
+
+/// Turns the armed net on for the calling thread if it is not yet (called by every dispatch).
+#[inline]
+pub fn on_this_thread() {
+    if ACTIVE.load(Ordering::Relaxed) == 0 || arch::thread_net() {
+        return;
+    }
+    let f = arch::current_frame();
+    if f.is_null() {
+        let _ = enable_thread(BLOCK);
+    } else {
+        // SAFETY: the innermost dispatch frame of this thread: its exit restores BLOCK.
+        unsafe { (*f).selector = u64::from(BLOCK) };
+        let _ = enable_thread(ALLOW);
+    }
 }
 
 /// Statistics for the audit.

@@ -143,6 +143,43 @@ pub fn in_vfork_child() -> bool {
     flags & 1 != 0
 }
 
+/// Whether the safety net is on for this thread (flags bit 1).
+#[inline(always)]
+pub fn thread_net() -> bool {
+    let flags: u64;
+    // SAFETY: reads this thread's zp_tls flags word.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {v}, qword ptr fs:[{off} + 8]",            // v = zp_tls.flags
+            off = out(reg) _,
+            v = out(reg) flags,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    flags & 2 != 0
+}
+
+/// Records whether the safety net is on for this thread (flags bit 1).
+#[inline(always)]
+pub fn set_thread_net(on: bool) {
+    // SAFETY: read-modify-write of this thread's flags word, which only this thread (and a
+    // vfork child while this thread waits) uses.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov {v}, qword ptr fs:[{off} + 8]",            // v = zp_tls.flags
+            "and {v}, -3",                                  // clear bit 1
+            "or {v}, {b}",                                  // set it as asked
+            "mov qword ptr fs:[{off} + 8], {v}",
+            off = out(reg) _,
+            v = out(reg) _,
+            b = in(reg) u64::from(on) << 1,
+            options(nostack),
+        );
+    }
+}
+
 /// Marks (or unmarks) this task as the child of a `vfork`-like clone.
 #[inline(always)]
 pub fn set_vfork_child(on: bool) {
@@ -150,10 +187,14 @@ pub fn set_vfork_child(on: bool) {
     unsafe {
         asm!(
             "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov qword ptr fs:[{off} + 8], {v}",            // zp_tls.flags = v
+            "mov {t}, qword ptr fs:[{off} + 8]",            // t = zp_tls.flags
+            "and {t}, -2",                                  // clear bit 0
+            "or {t}, {v}",                                  // set it as asked
+            "mov qword ptr fs:[{off} + 8], {t}",            // zp_tls.flags = t
             off = out(reg) _,
+            t = out(reg) _,
             v = in(reg) u64::from(on),
-            options(nostack, preserves_flags),
+            options(nostack),
         );
     }
 }
@@ -853,6 +894,23 @@ pub unsafe extern "C" fn zp_next(
         "je 1f",
         "cmp $60, %rdi", // exit (the thread's dispatch stack goes back to the pool)
         "je 1f",
+        "cmpq $0, {armed}(%rip)", // safety net already armed?
+        "jne 3f", // then new executable memory changes nothing
+        "cmp $9, %rdi", // mmap
+        "je 2f",
+        "cmp $10, %rdi", // mprotect
+        "je 2f",
+        "cmp $329, %rdi", // pkey_mprotect
+        "je 2f",
+        "cmp $30, %rdi", // shmat
+        "jne 3f",
+        "test $0x8000, %ecx", // SHM_EXEC?
+        "jnz 1f",
+        "jmp 3f",
+        "2:",
+        "test $4, %cl", // PROT_EXEC (third argument)?
+        "jnz 1f", // new executable memory: arm the net
+        "3:",
         "mov %rdi, %rax",                // rax = nr
         "mov %rsi, %rdi",                // rdi = a1
         "mov %rdx, %rsi",                // rsi = a2
@@ -866,6 +924,7 @@ pub unsafe extern "C" fn zp_next(
         "1:",
         "jmp {special}",                 // same arguments, same stack: a tail call
         special = sym zp_special,
+        armed = sym crate::sud::ACTIVE,
         options(att_syntax),
     )
 }
@@ -1040,7 +1099,7 @@ pub unsafe extern "C" fn clone_with_frame(
         "test %rbx, %rbx",               // a vfork-like child sharing our TLS?
         "jz 3f",
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "movq $1, %fs:8(%rcx)", // zp_tls.flags = vfork child
+        "orq $1, %fs:8(%rcx)", // zp_tls.flags |= vfork child
         "3:",
         "cmpq $0, {sud_active}(%rip)", // safety net on? (not inherited by a new task)
         "je 4f",
@@ -1048,6 +1107,7 @@ pub unsafe extern "C" fn clone_with_frame(
         "mov %fs:0, %r8", // r8 = thread pointer of the child (its own TLS, or ours)
         "lea 16(%r8,%rcx), %r8", // r8 = &zp_tls.selector
         "movb $1, (%r8)", // BLOCK: the child runs application code next
+        "orq $2, 8-16(%r8)", // zp_tls.flags |= net on for this thread
         "mov $59, %edi", // prctl(PR_SET_SYSCALL_USER_DISPATCH,
         "mov $1, %esi", //       PR_SYS_DISPATCH_ON,
         "mov {sud_start}(%rip), %rdx", //       runtime text start,
