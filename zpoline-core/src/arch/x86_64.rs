@@ -6,34 +6,37 @@
 //! * [`vec_save`] / [`vec_restore`]: the extended (x87/SSE/AVX/AVX-512) state.
 //! * the per-thread block `zp_tls` (initial-exec TLS, reached through `%fs`).
 //!
-//! # The dispatcher's stack
+//! # The dispatcher's stacks
 //!
 //! A rewritten site `ff d0` (`callq *%rax`) pushes its return address, so the dispatcher starts
-//! with `rsp = S - 8`, where `S` is the application's stack pointer at the site. The kernel
-//! would leave the 128-byte red zone below `S` alone; the push clobbers its top 8 bytes (the
-//! rewriter only patches sites where those 8 bytes are provably dead, see `redzone.rs`) and the
-//! dispatcher skips the remaining 120 before it writes anything:
+//! with `rsp = S - 8`, where `S` is the application's stack pointer at the site (the rewriter
+//! only uses `callq` where the function keeps nothing below its stack pointer, see `decode.rs`;
+//! red-zone sites go through a stub that steps over the red zone first). The dispatcher saves
+//! the flags at `S-16` and moves to the thread's dispatch stack (`dstack.rs`), so nothing else
+//! is written on the application's stack, whose size it does not know (Go's goroutine stacks
+//! are a few KiB):
 //!
 //! ```text
-//!  S        +------------------------------+  application stack pointer at the site
-//!  S-8      | return address = site + 2    |  pushed by callq *%rax
-//!  S-128    | red zone (120 bytes, untouched)
-//!  S-136    | rflags                       |  pushfq
-//!  S-144    | rbp                  <- rbp  |
-//!           | rax rdi rsi rdx r10 r8 r9    |  nr and the six arguments
-//!           | rcx r11 rbx r12 r13 r14 r15  |  everything else the hook may clobber
-//!  F+24     | vsave: address of the vector area
-//!  F+16     | action: 0 = return to site, 1 = not a site: raise a fault
-//!  F+8      | selector: the thread's SUD selector at entry (ALLOW during the dispatch)
-//!  F = S-288| prev: the thread's previous current frame    <- zp_tls.cur points here
-//!           | (padding to 64 bytes)
-//!           | vector area: zmm0-31/ymm0-15/xmm0-15, k0-7, mxcsr, fxsave (fast path)
-//!           |             or an XSAVE image (slow path)      <- r12, 64-byte aligned
-//!           | call into Rust: zp_dispatch(F)
+//!  application stack                     dispatch stack (per thread, 256 KiB)
+//!  S    +---------------------------+    top +--------------------------------+
+//!  S-8  | return address = site + 2 | <------| retp (bit 0: switched stacks)  |
+//!  S-16 | rflags (pushfq)           | ------>| rflags                         |
+//!       | (red zone: untouched)     |        | rbp                    <- rbp  |
+//!       +---------------------------+        | rax rdi rsi rdx r10 r8 r9      |  nr, arguments
+//!                                            | rcx r11 rbx r12 r13 r14 r15    |  the rest
+//!                                      F+24  | vsave: vector area (bit 0: XSAVE image) or 0
+//!                                      F+16  | action: 1 = caller is not a rewritten site
+//!                                      F+8   | selector: SUD selector at entry
+//!                                      F     | prev: previous innermost frame <- zp_tls.cur
+//!                                            | (alignment to 64)
+//!                                            | vector area: zmm0-31, k0-7, MXCSR, x87 image
+//!                                            | hook(nr, a1..a6) and whatever it calls
 //! ```
 //!
-//! `Frame` (in `dispatch.rs`) is this layout as a Rust struct; its size and offsets are checked
-//! at compile time against the constants below.
+//! When the thread has no dispatch stack yet, is a vfork child (sharing its parent's), or its
+//! dispatch stack is in use by a dispatch a signal interrupted, the frame is built on the
+//! current stack instead, 128 bytes below `S` (the red zone is skipped). `Frame` (in
+//! `dispatch.rs`) is the layout as a Rust struct; its size is checked at compile time.
 
 use core::arch::{asm, global_asm, naked_asm};
 
