@@ -279,26 +279,29 @@ fn run_checked(cmd: &mut Command, what: &str) -> Result<Output> {
 struct Runtime {
     zpoline: PathBuf,
     hook: PathBuf,
-    /// Hooked runs set `ZPOLINE_SAVE_VECTORS=always` (the cost of keeping the extended state
-    /// for a hook that may touch it).
-    save_vectors: bool,
+    /// Extra settings for hooked runs, such as `ZPOLINE_SAVE_VECTORS=always` (the cost of
+    /// keeping the extended state for a hook that may touch it) or `ZPOLINE_SUD=1` (the cost
+    /// of the armed safety net).
+    settings: &'static [(&'static str, &'static str)],
 }
+
+/// The settings a hooked run may get; removed from native runs and other hooked runs.
+const SETTINGS: [&str; 2] = ["ZPOLINE_SAVE_VECTORS", "ZPOLINE_SUD"];
 
 impl Runtime {
     /// Sets up `cmd`'s environment to run natively or under the runtime.
     fn apply<'c>(&self, cmd: &'c mut Command, hooked: bool) -> &'c mut Command {
+        for k in SETTINGS {
+            cmd.env_remove(k);
+        }
         if hooked {
-            if self.save_vectors {
-                cmd.env("ZPOLINE_SAVE_VECTORS", "always");
-            } else {
-                cmd.env_remove("ZPOLINE_SAVE_VECTORS");
+            for (k, v) in self.settings {
+                cmd.env(k, v);
             }
             cmd.env("LD_PRELOAD", &self.zpoline)
                 .env("LIBZPHOOK", &self.hook)
         } else {
-            cmd.env_remove("LD_PRELOAD")
-                .env_remove("LIBZPHOOK")
-                .env_remove("ZPOLINE_SAVE_VECTORS")
+            cmd.env_remove("LD_PRELOAD").env_remove("LIBZPHOOK")
         }
     }
 }
@@ -830,7 +833,7 @@ fn run(opts: &Options) -> Result<()> {
     let runtime = Runtime {
         zpoline,
         hook,
-        save_vectors: false,
+        settings: &[],
     };
 
     if opts.hook.is_none() {
@@ -841,14 +844,13 @@ fn run(opts: &Options) -> Result<()> {
     }
 
     let mut rows = Vec::new();
-    let saving = Runtime {
-        save_vectors: true,
-        ..Runtime {
-            zpoline: runtime.zpoline.clone(),
-            hook: runtime.hook.clone(),
-            save_vectors: false,
-        }
+    let with = |settings| Runtime {
+        zpoline: runtime.zpoline.clone(),
+        hook: runtime.hook.clone(),
+        settings,
     };
+    let saving = with(&[("ZPOLINE_SAVE_VECTORS", "always")]);
+    let netted = with(&[("ZPOLINE_SUD", "1")]);
     for (key, label, mode, rt, target) in [
         (
             "getpid_asm",
@@ -871,6 +873,15 @@ fn run(opts: &Options) -> Result<()> {
             "getpid, asm, vectors saved",
             "asm",
             &saving,
+            None,
+        ),
+        // With the safety net armed (it arms itself when code appears after start-up): every
+        // system call takes the kernel's slow entry path.
+        (
+            "getpid_asm_net",
+            "getpid, asm, net armed",
+            "asm",
+            &netted,
             None,
         ),
     ] {
