@@ -110,179 +110,125 @@ global_asm!(
     ".popsection",
 );
 
-/// The current thread's innermost dispatcher frame, or null outside a dispatch.
+/// Reads the word at `zp_tls + OFF` of the calling thread.
 #[inline(always)]
-pub fn current_frame() -> *mut Frame {
-    let cur: *mut Frame;
-    // SAFETY: reads this thread's zp_tls slot through the initial-exec TLS offset; the slot is
-    // always initialised (zero in .tbss) and only ever holds a frame pointer.
+fn tls_load<const OFF: usize>() -> u64 {
+    let v: u64;
+    // SAFETY: reads this thread's zp_tls block through the initial-exec TLS offset; the block
+    // is always there (zero-initialised .tbss) and OFF is inside it.
     unsafe {
         asm!(
             "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov {cur}, qword ptr fs:[{off}]",              // cur = zp_tls.cur
+            "mov {v}, qword ptr fs:[{off} + {o}]",          // v = zp_tls[OFF]
             off = out(reg) _,
-            cur = out(reg) cur,
+            v = out(reg) v,
+            o = const OFF,
             options(nostack, readonly, preserves_flags),
         );
     }
-    cur
+    v
+}
+
+/// Writes the word at `zp_tls + OFF` of the calling thread.
+#[inline(always)]
+fn tls_store<const OFF: usize>(v: u64) {
+    // SAFETY: writes this thread's zp_tls block, which only the runtime uses.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            "mov qword ptr fs:[{off} + {o}], {v}",          // zp_tls[OFF] = v
+            off = out(reg) _,
+            v = in(reg) v,
+            o = const OFF,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// Offsets and flag bits in `zp_tls`.
+mod tls {
+    pub const CUR: usize = 0;
+    pub const FLAGS: usize = 8;
+    pub const DSTACK_TOP: usize = 24;
+    pub const DSTACK_INDEX: usize = 32;
+    pub const DSTACK_BUSY: usize = 40;
+    /// A vfork-like child sharing its parent's memory and TLS.
+    pub const VFORK_CHILD: u64 = 1;
+    /// The safety net is on for this thread.
+    pub const NET_ON: u64 = 2;
+}
+
+fn set_flag(bit: u64, on: bool) {
+    let f = tls_load::<{ tls::FLAGS }>();
+    tls_store::<{ tls::FLAGS }>(if on { f | bit } else { f & !bit });
+}
+
+/// The current thread's innermost dispatcher frame, or null outside a dispatch.
+#[inline(always)]
+pub fn current_frame() -> *mut Frame {
+    tls_load::<{ tls::CUR }>() as *mut Frame
+}
+
+/// Sets the current thread's innermost frame (used before `rt_sigreturn` abandons one).
+#[inline(always)]
+pub fn set_current_frame(f: *mut Frame) {
+    tls_store::<{ tls::CUR }>(f as u64)
 }
 
 /// Whether this task is the child of a `vfork`-like clone (it shares its parent's memory,
 /// including this very TLS block, until it calls `execve` or exits).
 #[inline(always)]
 pub fn in_vfork_child() -> bool {
-    let flags: u64;
-    // SAFETY: reads this thread's zp_tls flags word (zero-initialised .tbss).
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov {v}, qword ptr fs:[{off} + 8]",            // v = zp_tls.flags
-            off = out(reg) _,
-            v = out(reg) flags,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    flags & 1 != 0
-}
-
-/// Whether the safety net is on for this thread (flags bit 1).
-#[inline(always)]
-pub fn thread_net() -> bool {
-    let flags: u64;
-    // SAFETY: reads this thread's zp_tls flags word.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov {v}, qword ptr fs:[{off} + 8]",            // v = zp_tls.flags
-            off = out(reg) _,
-            v = out(reg) flags,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    flags & 2 != 0
-}
-
-/// Records whether the safety net is on for this thread (flags bit 1).
-#[inline(always)]
-pub fn set_thread_net(on: bool) {
-    // SAFETY: read-modify-write of this thread's flags word, which only this thread (and a
-    // vfork child while this thread waits) uses.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov {v}, qword ptr fs:[{off} + 8]",            // v = zp_tls.flags
-            "and {v}, -3",                                  // clear bit 1
-            "or {v}, {b}",                                  // set it as asked
-            "mov qword ptr fs:[{off} + 8], {v}",
-            off = out(reg) _,
-            v = out(reg) _,
-            b = in(reg) u64::from(on) << 1,
-            options(nostack),
-        );
-    }
+    tls_load::<{ tls::FLAGS }>() & tls::VFORK_CHILD != 0
 }
 
 /// Marks (or unmarks) this task as the child of a `vfork`-like clone.
 #[inline(always)]
 pub fn set_vfork_child(on: bool) {
-    // SAFETY: writes this thread's zp_tls flags word, which only the runtime uses.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov {t}, qword ptr fs:[{off} + 8]",            // t = zp_tls.flags
-            "and {t}, -2",                                  // clear bit 0
-            "or {t}, {v}",                                  // set it as asked
-            "mov qword ptr fs:[{off} + 8], {t}",            // zp_tls.flags = t
-            off = out(reg) _,
-            t = out(reg) _,
-            v = in(reg) u64::from(on),
-            options(nostack),
-        );
-    }
+    set_flag(tls::VFORK_CHILD, on)
+}
+
+/// Whether the safety net is on for this thread.
+#[inline(always)]
+pub fn thread_net() -> bool {
+    tls_load::<{ tls::FLAGS }>() & tls::NET_ON != 0
+}
+
+/// Records whether the safety net is on for this thread.
+#[inline(always)]
+pub fn set_thread_net(on: bool) {
+    set_flag(tls::NET_ON, on)
 }
 
 /// The top of this thread's dispatch stack (0 if it has none).
 #[inline(always)]
 pub fn dstack_top() -> u64 {
-    let v: u64;
-    // SAFETY: reads this thread's zp_tls dispatch-stack word.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov {v}, qword ptr fs:[{off} + 24]",           // v = zp_tls.dstack_top
-            off = out(reg) _,
-            v = out(reg) v,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    v
-}
-
-/// Whether this thread's dispatch stack is in use.
-#[inline(always)]
-pub fn dstack_busy() -> bool {
-    let v: u64;
-    // SAFETY: reads this thread's zp_tls busy word.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov {v}, qword ptr fs:[{off} + 40]",           // v = zp_tls.dstack_busy
-            off = out(reg) _,
-            v = out(reg) v,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    v != 0
-}
-
-/// Marks this thread's dispatch stack as in use (or free).
-#[inline(always)]
-pub fn set_dstack_busy(on: bool) {
-    // SAFETY: writes this thread's zp_tls busy word, which only the runtime uses.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov qword ptr fs:[{off} + 40], {v}",           // zp_tls.dstack_busy = v
-            off = out(reg) _,
-            v = in(reg) u64::from(on),
-            options(nostack, preserves_flags),
-        );
-    }
+    tls_load::<{ tls::DSTACK_TOP }>()
 }
 
 /// The pool index of this thread's dispatch stack.
 #[inline(always)]
 pub fn dstack_index() -> u64 {
-    let v: u64;
-    // SAFETY: reads this thread's zp_tls dispatch-stack index.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov {v}, qword ptr fs:[{off} + 32]",           // v = zp_tls.dstack_index
-            off = out(reg) _,
-            v = out(reg) v,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    v
+    tls_load::<{ tls::DSTACK_INDEX }>()
 }
 
 /// Gives this thread the dispatch stack `index` whose top is `top`.
 #[inline(always)]
 pub fn set_dstack(top: u64, index: u64) {
-    // SAFETY: writes this thread's zp_tls dispatch-stack words, which only the runtime uses.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov qword ptr fs:[{off} + 32], {i}",           // zp_tls.dstack_index = index
-            "mov qword ptr fs:[{off} + 24], {t}",           // zp_tls.dstack_top = top
-            off = out(reg) _,
-            i = in(reg) index,
-            t = in(reg) top,
-            options(nostack, preserves_flags),
-        );
-    }
+    tls_store::<{ tls::DSTACK_INDEX }>(index);
+    tls_store::<{ tls::DSTACK_TOP }>(top);
+}
+
+/// Whether this thread's dispatch stack is in use.
+#[inline(always)]
+pub fn dstack_busy() -> bool {
+    tls_load::<{ tls::DSTACK_BUSY }>() != 0
+}
+
+/// Marks this thread's dispatch stack as in use (or free).
+#[inline(always)]
+pub fn set_dstack_busy(on: bool) {
+    tls_store::<{ tls::DSTACK_BUSY }>(u64::from(on))
 }
 
 /// Gives the dispatch stack `index` back to the pool and ends the thread (`exit(code)`),
@@ -351,21 +297,6 @@ pub fn set_selector(v: u8) {
             "mov byte ptr fs:[{off} + 16], {v}",            // zp_tls.selector = v
             off = out(reg) _,
             v = in(reg_byte) v,
-            options(nostack, preserves_flags),
-        );
-    }
-}
-
-/// Sets the current thread's innermost frame (used before `rt_sigreturn` abandons one).
-#[inline(always)]
-pub fn set_current_frame(f: *mut Frame) {
-    // SAFETY: writes this thread's zp_tls slot, which only the runtime uses.
-    unsafe {
-        asm!(
-            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
-            "mov qword ptr fs:[{off}], {f}",                // zp_tls.cur = f
-            off = out(reg) _,
-            f = in(reg) f,
             options(nostack, preserves_flags),
         );
     }
