@@ -52,6 +52,7 @@ bench: build mmap-min-addr
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets $(CARGOFLAGS) -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace $(CARGOFLAGS)
 
 fmt:
 	$(CARGO) fmt --all

@@ -103,7 +103,7 @@ impl Frame {
 /// The zpoline hook signature: `long hook(long nr, long a1, …, long a6)`.
 pub type HookFn = unsafe extern "C" fn(i64, i64, i64, i64, i64, i64, i64) -> i64;
 
-/// The current hook. `__hook_init` receives its address, reads the default ([`zp_next`]) as its
+/// The current hook. `__hook_init` receives its address, reads the default ([`arch::zp_next`]) as its
 /// "next" and stores its own function: a `usize` has the layout of a C function pointer.
 pub static HOOK: AtomicUsize = AtomicUsize::new(0);
 
