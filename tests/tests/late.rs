@@ -295,3 +295,18 @@ fn net_arms_itself_only_when_code_appears() {
         o.report()
     );
 }
+
+#[test]
+fn application_seccomp_sigsys_handler_works_beside_the_net() {
+    require_page_zero();
+    let cmd = Cmd::new(compile_program("seccomp_trap"));
+    let o = assert_same_as_native(&cmd, &Mode::Zpoline);
+    assert!(
+        o.stdout.contains("5 traps handled by the application: OK"),
+        "{}",
+        o.report()
+    );
+    let o = cmd.run(&Mode::Hook(compile_hook("clobber")));
+    o.assert_success("seccomp_trap with the clobbering hook");
+    assert!(o.stdout.contains("OK"), "{}", o.report());
+}
