@@ -62,6 +62,12 @@ int main(void)
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
+	sigset_t now;
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	if (!sigismember(&now, SIGSYS)) {
+		printf("seccomp: the mask does not show SIGSYS blocked as asked\n");
+		return 1;
+	}
 	if (jit() != (long)getuid()) {
 		printf("seccomp: wrong result with signals blocked\n");
 		return 1;

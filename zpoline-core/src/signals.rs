@@ -143,7 +143,7 @@ pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> 
         return None;
     }
     let Some(o) = owned(sig).filter(|o| o.installed.load(Ordering::Acquire)) else {
-        if act != 0 && crate::sud::active() {
+        if act != 0 && crate::sud::available() {
             // SAFETY: the application passed a readable struct sigaction.
             let mut copy = unsafe { core::ptr::read_volatile(act as *const KSigaction) };
             if copy.mask & sigbit(SIGSYS) != 0 {
@@ -269,7 +269,7 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     if act.flags & SA_NODEFER == 0 {
         block |= sigbit(o.sig);
     }
-    if crate::sud::active() {
+    if crate::sud::available() {
         block &= !sigbit(SIGSYS);
     }
     let _ = sys::sigprocmask(libc::SIG_BLOCK, Some(block));

@@ -61,6 +61,12 @@ pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed) != 0
 }
 
+/// Whether the net can be armed (from then on SIGSYS must never be blocked for real).
+#[inline]
+pub fn available() -> bool {
+    AVAILABLE.load(Ordering::Relaxed) != 0
+}
+
 /// Records a code range of the hook's namespace.
 pub fn add_hook_range(start: u64, end: u64) {
     let i = HOOK_RANGE_COUNT.load(Ordering::Relaxed);
@@ -259,29 +265,53 @@ pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut
     arch::set_selector(prev);
 }
 
-/// `rt_sigprocmask(how, set, old, size)` while the net is on: SIGSYS is never blocked.
-/// Returns `None` when nothing needs changing (perform the real call as it is).
+/// `rt_sigprocmask(how, set, old, size)` while the net can be armed: SIGSYS is never blocked
+/// for real (a trap while it is blocked would kill the process), but the application keeps its
+/// own view: what it asked for is remembered per thread and shown in `old`. Returns `None` when
+/// the call needs nothing of this (perform it as it is).
 ///
 /// # Safety
-/// `set` is the application's pointer (null or 8 readable bytes).
+/// `set` and `old` are the application's pointers (null or 8 bytes).
 pub unsafe fn sigprocmask(how: i64, set: i64, old: i64, size: i64) -> Option<i64> {
-    if !active()
-        || set == 0
-        || size != 8
-        || (how != libc::SIG_BLOCK as i64 && how != libc::SIG_SETMASK as i64)
-    {
+    if !available() || size != 8 {
         return None;
     }
-    // SAFETY: the application passed a readable sigset.
-    let mut copy = unsafe { core::ptr::read_volatile(set as *const u64) };
     let bit = signals::sigbit(libc::SIGSYS as i64);
-    if copy & bit == 0 {
-        return None;
+    let was = arch::app_blocks_sigsys();
+    // SAFETY: the application passed a readable sigset (or none).
+    let requested = if set != 0 {
+        unsafe { core::ptr::read_volatile(set as *const u64) }
+    } else {
+        0
+    };
+    let wants = match (set, how as i32) {
+        (0, _) => was,
+        (_, libc::SIG_BLOCK) => was || requested & bit != 0,
+        (_, libc::SIG_UNBLOCK) => was && requested & bit == 0,
+        (_, libc::SIG_SETMASK) => requested & bit != 0,
+        _ => return None, // EINVAL from the kernel
+    };
+    let stripped = requested & !bit;
+    let pass = if set != 0 && how as i32 != libc::SIG_UNBLOCK && requested & bit != 0 {
+        &stripped as *const u64 as i64
+    } else {
+        set
+    };
+    if pass == set && !was {
+        return None; // nothing to hide either way
     }
-    copy &= !bit;
-    let r = sys::syscall6(
-        libc::SYS_rt_sigprocmask,
-        [how, &copy as *const u64 as i64, old, size, 0, 0],
-    );
-    Some(r.unwrap_or_else(|e| -(e as i64)))
+    if let Err(e) = sys::syscall6(libc::SYS_rt_sigprocmask, [how, pass, old, size, 0, 0]) {
+        return Some(-(e as i64));
+    }
+    arch::set_app_blocks_sigsys(wants);
+    if old != 0 && was {
+        // SAFETY: the kernel just wrote the old set there.
+        unsafe {
+            core::ptr::write_volatile(
+                old as *mut u64,
+                core::ptr::read_volatile(old as *const u64) | bit,
+            )
+        };
+    }
+    Some(0)
 }

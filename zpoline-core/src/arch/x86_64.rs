@@ -156,6 +156,8 @@ mod tls {
     pub const VFORK_CHILD: u64 = 1;
     /// The safety net is on for this thread.
     pub const NET_ON: u64 = 2;
+    /// The application asked for SIGSYS to be blocked (it is not, for real).
+    pub const APP_BLOCKS_SIGSYS: u64 = 4;
 }
 
 fn set_flag(bit: u64, on: bool) {
@@ -198,6 +200,18 @@ pub fn thread_net() -> bool {
 #[inline(always)]
 pub fn set_thread_net(on: bool) {
     set_flag(tls::NET_ON, on)
+}
+
+/// Whether the application asked for SIGSYS to be blocked on this thread.
+#[inline(always)]
+pub fn app_blocks_sigsys() -> bool {
+    tls_load::<{ tls::FLAGS }>() & tls::APP_BLOCKS_SIGSYS != 0
+}
+
+/// Records whether the application asked for SIGSYS to be blocked on this thread.
+#[inline(always)]
+pub fn set_app_blocks_sigsys(on: bool) {
+    set_flag(tls::APP_BLOCKS_SIGSYS, on)
 }
 
 /// The top of this thread's dispatch stack (0 if it has none).
