@@ -199,9 +199,10 @@ pub fn start() {
     let debug = std::env::var_os("ZPOLINE_DEBUG").is_some_and(|v| v == "1");
     if debug {
         say(&format!(
-            "rewrote {} sites in {} mappings ({} KiB), {} red-zone sites through stubs; {} sites left unpatched, {} unreadable mappings",
+            "rewrote {} sites in {} mappings ({} from the cache, {} KiB), {} red-zone sites through stubs; {} sites left unpatched, {} unreadable mappings",
             report.rewritten,
             report.mappings,
+            report.cached,
             report.bytes / 1024,
             report.stubbed,
             report.skipped.len(),

@@ -13,6 +13,7 @@
 
 pub mod arch;
 pub mod audit;
+pub mod cache;
 pub mod decode;
 pub mod dispatch;
 pub mod dstack;

@@ -30,6 +30,8 @@ pub struct Report {
     pub skipped: Vec<(u64, Unsafe, String, u64)>,
     /// Executable mappings that could not be read (execute-only), by path.
     pub unreadable: Vec<String>,
+    /// Mappings whose sites came from the cache.
+    pub cached: usize,
 }
 
 /// Whether a mapping is never rewritten: the trampoline, the kernel's legacy vsyscall page and
@@ -50,6 +52,7 @@ fn own_path(all: &[Mapping]) -> String {
 /// Finds the sites of every executable mapping (phase one).
 pub fn find_all(all: &[Mapping], report: &mut Report) -> Vec<Site> {
     let own = own_path(all);
+    let cache = crate::cache::Cache::open();
     let objects = ehframe::objects();
     let mut tables: Vec<Option<Vec<ehframe::Range>>> = vec![None; objects.len()];
     let mut out = Vec::new();
@@ -60,6 +63,38 @@ pub fn find_all(all: &[Mapping], report: &mut Report) -> Vec<Site> {
         }
         report.mappings += 1;
         report.bytes += m.end - m.start;
+        let (found, from_cache) = match cache.load(m) {
+            Some(sites) => (sites, true),
+            None => (scan_mapping(m, &objects, &mut tables), false),
+        };
+        if from_cache {
+            report.cached += 1;
+        } else if cache.enabled() {
+            cache.store(m, &found);
+        }
+        for s in found {
+            // A site whose two bytes run past the mapping cannot be an instruction we rewrite.
+            if s.addr + 2 > m.end {
+                continue;
+            }
+            if let Some(why) = s.unsafe_reason {
+                report
+                    .skipped
+                    .push((s.addr, why, m.path.clone(), s.addr - m.start + m.offset));
+            }
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Decodes the sites of one mapping, with the function table of the object it belongs to.
+fn scan_mapping(
+    m: &Mapping,
+    objects: &[ehframe::Object],
+    tables: &mut [Option<Vec<ehframe::Range>>],
+) -> Vec<Site> {
+    {
         let obj = objects
             .iter()
             .position(|o| o.exec.iter().any(|&(s, e)| s < m.end && m.start < e));
@@ -83,20 +118,8 @@ pub fn find_all(all: &[Mapping], report: &mut Report) -> Vec<Site> {
         let bytes = unsafe {
             core::slice::from_raw_parts(m.start as *const u8, (m.end - m.start) as usize)
         };
-        for s in decode::scan(bytes, m.start, fns) {
-            // A site whose two bytes run past the mapping cannot be an instruction we rewrite.
-            if s.addr + 2 > m.end {
-                continue;
-            }
-            if let Some(why) = s.unsafe_reason {
-                report
-                    .skipped
-                    .push((s.addr, why, m.path.clone(), s.addr - m.start + m.offset));
-            }
-            out.push(s);
-        }
+        decode::scan(bytes, m.start, fns)
     }
-    out
 }
 
 /// Ranges `[start, end)` to make writable to perform `writes`, each with the protection to
