@@ -1166,9 +1166,18 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
 
 /// Whether a traced call is one the runtime makes for itself after the hook is ready, and so
 /// never passes to the hook: turning on Syscall User Dispatch in a new thread or child process
-/// (option 59; strace spells it `PR_SET_SYSCALL_USER_DISPATCH` or `0x3b`).
+/// (option 59; strace spells it `PR_SET_SYSCALL_USER_DISPATCH` or `0x3b`), and rewriting a
+/// site lazily (a 2-byte `pwrite64` to its `/proc/self/mem` descriptor, numbered 1000 or more).
 pub fn is_runtime_internal(r: &SyscallRecord) -> bool {
-    r.name == "prctl"
+    // Lazy rewriting: `pwrite64(<fd >= 1000>, "\377\320", 2, site)` through /proc/self/mem.
+    let lazy = r.name == "pwrite64"
+        && r.call.contains("\\377\\320")
+        && r.call["pwrite64(".len().min(r.call.len())..]
+            .split(',')
+            .next()
+            .and_then(|fd| fd.trim().parse::<u32>().ok())
+            .is_some_and(|fd| fd >= 1000);
+    lazy || r.name == "prctl"
         && (r.call.contains("PR_SET_SYSCALL_USER_DISPATCH")
             || r.call.contains("prctl(0x3b")
             || r.call.contains("prctl(59"))

@@ -136,9 +136,10 @@ fn audit_names_the_sites_the_net_caught() {
         .find(|l| l.contains(&*lib.to_string_lossy()))
         .unwrap_or_else(|| panic!("the audit does not name {}\n{}", lib.display(), o.report()));
     assert!(line.contains("(raw_getppid+0x"), "no symbol in '{line}'");
-    assert!(line.contains("3 calls"), "wrong count in '{line}'");
+    // Caught once, then rewritten through /proc/self/mem: the other calls take the fast path.
+    assert!(line.contains(": 1 caught;"), "wrong count in '{line}'");
     assert!(
-        line.contains("not mapped at start-up"),
+        line.contains("rewritten after its first call"),
         "no reason in '{line}'"
     );
     let o = Cmd::new(compile_program("late"))

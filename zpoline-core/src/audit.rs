@@ -5,7 +5,7 @@
 //! zpoline audit: pid 4242 (python3)
 //!   start-up: 569 sites rewritten to callq *%rax, 8 through red-zone stubs, 0 left unpatched
 //!   safety net: Syscall User Dispatch on, 14 system calls caught at 2 sites
-//!     0x7f3a1c2d4109 /tmp/lib.so+0x1109 (raw_getppid): 5 calls; not mapped at start-up
+//!     0x7f3a1c2d4109 /tmp/lib.so+0x1109 (raw_getppid): 1 caught; not mapped at start-up; rewritten after its first call
 //!   escaped: 0 system calls reached the kernel without passing the hook
 //! ```
 //!
@@ -168,13 +168,16 @@ pub fn at_exit() {
             "  safety net: Syscall User Dispatch on (armed {when}), {caught} system calls caught at {sites} sites"
         );
         for s in sud::stats::SITES.iter() {
-            let (site, n) = (s[0].load(Ordering::Relaxed), s[1].load(Ordering::Relaxed));
+            let (site, word) = (s[0].load(Ordering::Relaxed), s[1].load(Ordering::Relaxed));
+            let n = word & !sud::stats::REWRITTEN;
             if site == 0 {
                 continue;
             }
             let _ = write!(out, "    ");
             describe(&mut out, site);
-            let why = if STARTUP
+            let why = if word & sud::stats::REWRITTEN != 0 {
+                "not mapped at start-up; rewritten after its first call"
+            } else if STARTUP
                 .get()
                 .is_some_and(|st| st.unpatched.iter().any(|u| u.0 == site))
             {
@@ -182,7 +185,7 @@ pub fn at_exit() {
             } else {
                 "not mapped at start-up (loaded or generated later)"
             };
-            let _ = writeln!(out, ": {n} calls; {why}");
+            let _ = writeln!(out, ": {n} caught; {why}");
         }
         let _ = writeln!(
             out,

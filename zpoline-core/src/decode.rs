@@ -141,11 +141,12 @@ fn is_syscall(ins: &Instruction) -> bool {
 /// * a frame-pointer function (`mov %rsp,%rbp`) that never moves `%rsp` down explicitly
 ///   (no `sub`/`and`/`lea` into `%rsp`) and addresses `disp(%rbp)` with a negative
 ///   displacement: its locals live below the stack pointer (typical of `-O0` leaf functions).
-pub fn uses_red_zone(instrs: &[Instruction]) -> bool {
+pub fn uses_red_zone(instrs: impl IntoIterator<Item = Instruction>) -> bool {
     let mut frame_pointer = false;
     let mut allocates = false;
     let mut rbp_negative = false;
     for ins in instrs {
+        let ins = &ins;
         // An instruction has at most one explicit memory operand; its base is None otherwise.
         let base = ins.memory_base();
         if base != Register::None && (ins.memory_displacement64() as i64) < 0 {
@@ -190,6 +191,21 @@ pub fn uses_red_zone(instrs: &[Instruction]) -> bool {
     frame_pointer && !allocates && rbp_negative
 }
 
+/// Whether the system call instruction at `site`, inside the function whose bytes are `bytes`
+/// (mapped at `start`), may become `callq *%rax`: it is a real instruction and the function
+/// keeps nothing in the red zone. Decodes twice instead of keeping the instructions, so it
+/// allocates nothing (the safety net's signal handler uses it).
+pub fn callable_site(bytes: &[u8], start: u64, site: u64) -> bool {
+    let mut d = Decoder::with_ip(64, bytes, start, DecoderOptions::NONE);
+    let mut ins = Instruction::default();
+    let mut found = false;
+    while d.can_decode() {
+        d.decode_out(&mut ins);
+        found |= ins.ip() == site && is_syscall(&ins);
+    }
+    found && !uses_red_zone(Decoder::with_ip(64, bytes, start, DecoderOptions::NONE))
+}
+
 /// Ends a straight-line window around a site in code without unwind information.
 fn is_barrier(ins: &Instruction) -> bool {
     matches!(
@@ -205,7 +221,7 @@ fn is_barrier(ins: &Instruction) -> bool {
 
 /// Judges the sites among `instrs` (one function, or one gap without unwind information).
 fn judge(instrs: &[Instruction], whole_function: bool, out: &mut Vec<Site>) {
-    let fn_verdict = whole_function.then(|| uses_red_zone(instrs));
+    let fn_verdict = whole_function.then(|| uses_red_zone(instrs.iter().copied()));
     for (i, ins) in instrs.iter().enumerate() {
         if !is_syscall(ins) {
             continue;
@@ -222,7 +238,11 @@ fn judge(instrs: &[Instruction], whole_function: bool, out: &mut Vec<Site>) {
                     .iter()
                     .position(is_barrier)
                     .map_or(instrs.len(), |p| i + p + 1);
-                uses_red_zone(&instrs[lo.max(i.saturating_sub(64))..hi.min(i + 64)])
+                uses_red_zone(
+                    instrs[lo.max(i.saturating_sub(64))..hi.min(i + 64)]
+                        .iter()
+                        .copied(),
+                )
             }
         };
         out.push(Site {
@@ -298,14 +318,14 @@ mod tests {
         let code = [
             0x48, 0x89, 0x7c, 0x24, 0xf8, 0x0f, 0x05, 0x48, 0x8b, 0x44, 0x24, 0xf8, 0xc3,
         ];
-        assert!(uses_red_zone(&decode(&code)));
+        assert!(uses_red_zone(decode(&code)));
         let sites = scan(&code, 0x1000, &[(0x1000, 0x100d)]);
         assert_eq!(sites[0].unsafe_reason, Some(Unsafe::RedZone));
         // the store before it (5 bytes) can move to a stub with it
         assert_eq!(sites[0].takeover, Some(0x1000));
         // lea -0x38(%rsp),%rdx hands a red-zone buffer to the kernel
         let lea = [0x48, 0x8d, 0x54, 0x24, 0xc8, 0x0f, 0x05, 0xc3];
-        assert!(uses_red_zone(&decode(&lea)));
+        assert!(uses_red_zone(decode(&lea)));
     }
 
     #[test]
@@ -342,13 +362,13 @@ mod tests {
         let leaf = [
             0x55, 0x48, 0x89, 0xe5, 0x89, 0x7d, 0xec, 0x0f, 0x05, 0x5d, 0xc3,
         ];
-        assert!(uses_red_zone(&decode(&leaf)));
+        assert!(uses_red_zone(decode(&leaf)));
         // same with sub $0x20,%rsp after the prologue
         let framed = [
             0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x20, 0x89, 0x7d, 0xec, 0x0f, 0x05, 0xc9,
             0xc3,
         ];
-        assert!(!uses_red_zone(&decode(&framed)));
+        assert!(!uses_red_zone(decode(&framed)));
     }
 
     #[test]
@@ -357,10 +377,10 @@ mod tests {
         let code = [
             0xb8, 0x27, 0, 0, 0, 0x0f, 0x05, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x73, 0x00, 0xc3,
         ];
-        assert!(!uses_red_zone(&decode(&code)));
+        assert!(!uses_red_zone(decode(&code)));
         // positive rsp offsets are the caller's frame, not the red zone
         let pos = [0x48, 0x8b, 0x44, 0x24, 0x08, 0x0f, 0x05, 0xc3];
-        assert!(!uses_red_zone(&decode(&pos)));
+        assert!(!uses_red_zone(decode(&pos)));
     }
 
     #[test]

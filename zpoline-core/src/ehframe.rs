@@ -69,14 +69,19 @@ impl Cursor {
             }
         }
     }
-    fn cstr_bytes(&mut self) -> Vec<u8> {
-        let mut s = Vec::new();
+    /// Reads a NUL-terminated string of at most 15 bytes into a fixed buffer (no allocation):
+    /// the bytes and their count; longer strings are cut (the rest is skipped).
+    fn cstr_bytes(&mut self) -> ([u8; 16], usize) {
+        let (mut s, mut n) = ([0u8; 16], 0);
         loop {
             let b = self.u8();
             if b == 0 {
-                return s;
+                return (s, n);
             }
-            s.push(b);
+            if n < s.len() - 1 {
+                s[n] = b;
+                n += 1;
+            }
         }
     }
     /// Reads a pointer in DWARF EH encoding `enc`; `datarel` is the base for 0x30.
@@ -122,7 +127,8 @@ fn cie_fde_encoding(cie: u64) -> Option<u8> {
         return None;
     }
     let version = c.u8();
-    let aug = c.cstr_bytes();
+    let (aug_buf, aug_len) = c.cstr_bytes();
+    let aug = &aug_buf[..aug_len];
     if aug.windows(2).any(|w| w == b"eh") {
         c.u64();
     }
@@ -214,6 +220,90 @@ pub unsafe fn functions(hdr: u64) -> Vec<Range> {
     out
 }
 
+/// The function containing `addr`, looked up in the `.eh_frame_hdr` at `hdr` by binary search,
+/// without allocating (for the safety net's signal handler). Only the usual table encoding
+/// (`datarel|sdata4`) is read.
+///
+/// # Safety
+/// `hdr` must point at a mapped `.eh_frame_hdr` of a loaded object.
+pub unsafe fn function_at(hdr: u64, addr: u64) -> Option<Range> {
+    let mut c = Cursor { at: hdr };
+    let (version, ptr_enc, count_enc, table_enc) = (c.u8(), c.u8(), c.u8(), c.u8());
+    if version != 1 || table_enc != 0x3b {
+        return None;
+    }
+    c.encoded(ptr_enc, hdr)?;
+    let count = c.encoded(count_enc, hdr)?;
+    let table = c.at;
+    let entry = |i: u64| -> (u64, u64) {
+        let mut e = Cursor { at: table + i * 8 };
+        let start = hdr.wrapping_add(e.u32() as i32 as i64 as u64);
+        let fde = hdr.wrapping_add(e.u32() as i32 as i64 as u64);
+        (start, fde)
+    };
+    // Last entry whose start <= addr.
+    let (mut lo, mut hi) = (0u64, count);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if entry(mid).0 <= addr {
+            lo = mid + 1
+        } else {
+            hi = mid
+        }
+    }
+    let (start, fde) = entry(lo.checked_sub(1)?);
+    let mut f = Cursor { at: fde };
+    if f.u32() == 0xffff_ffff {
+        f.u64();
+    }
+    let cie_field = f.at;
+    let cie = cie_field.wrapping_sub(u64::from(f.u32()));
+    let enc = cie_fde_encoding(cie)?;
+    let begin = f.encoded(enc, 0)?;
+    let range = f.encoded(enc & 0x0f, 0)?;
+    (begin == start && (start..start + range).contains(&addr)).then_some((start, start + range))
+}
+
+/// The `.eh_frame_hdr` of the loaded object whose executable segment holds `addr`, asked of the
+/// dynamic loader without allocating.
+pub fn eh_frame_hdr_of(addr: u64) -> Option<u64> {
+    struct Query {
+        addr: u64,
+        hdr: Option<u64>,
+    }
+    unsafe extern "C" fn cb(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: dl_iterate_phdr passes a valid info and our Query through `data`.
+        let (info, q) = unsafe { (&*info, &mut *(data as *mut Query)) };
+        let (mut inside, mut hdr) = (false, None);
+        for i in 0..info.dlpi_phnum as usize {
+            // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
+            let ph = unsafe { &*info.dlpi_phdr.add(i) };
+            let at = info.dlpi_addr.wrapping_add(ph.p_vaddr);
+            if ph.p_type == libc::PT_LOAD
+                && ph.p_flags & libc::PF_X != 0
+                && (at..at + ph.p_memsz).contains(&q.addr)
+            {
+                inside = true;
+            } else if ph.p_type == libc::PT_GNU_EH_FRAME {
+                hdr = Some(at);
+            }
+        }
+        if inside {
+            q.hdr = hdr;
+            return 1;
+        }
+        0
+    }
+    let mut q = Query { addr, hdr: None };
+    // SAFETY: the callback only touches `q` through the data pointer.
+    unsafe { libc::dl_iterate_phdr(Some(cb), &mut q as *mut Query as *mut libc::c_void) };
+    q.hdr
+}
+
 /// The function containing `addr` in a sorted range list.
 pub fn find(ranges: &[Range], addr: u64) -> Option<Range> {
     let i = ranges.partition_point(|&(s, _)| s <= addr);
@@ -296,6 +386,10 @@ mod tests {
         assert!(fns.len() > 100, "{} functions", fns.len());
         let r = find(&fns, here).expect("some_function has an FDE");
         assert_eq!(r.0, here);
+        assert_eq!(eh_frame_hdr_of(here), Some(hdr));
+        // SAFETY: as above.
+        assert_eq!(unsafe { function_at(hdr, here + 1) }, Some(r));
+        assert_eq!(eh_frame_hdr_of(0x1000), None);
         assert!(find(&fns, r.1 + 1_000_000_000).is_none());
         assert!(fns.windows(2).all(|w| w[0].0 <= w[1].0));
     }

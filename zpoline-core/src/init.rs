@@ -317,6 +317,7 @@ fn start_net(debug: bool, needed: bool) {
     match sud::init(own) {
         Ok(()) => {
             audit::NET_READY.store(1, Ordering::Relaxed);
+            crate::lazy::init();
             if eager {
                 sud::arm(1);
             }

@@ -21,6 +21,7 @@ pub mod ehframe;
 pub mod follow;
 pub mod hook;
 pub mod init;
+pub mod lazy;
 pub mod maps;
 pub mod rewrite;
 pub mod signals;

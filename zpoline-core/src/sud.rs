@@ -147,6 +147,9 @@ pub fn arm(by: u64) {
     }
     if ACTIVE.swap(1, Ordering::SeqCst) == 0 {
         ARMED_BY.store(by, Ordering::Relaxed);
+        // The decoder builds its tables (allocating) on first use: here, not in the SIGSYS
+        // handler that rewrites sites lazily.
+        let _ = iced_x86::Decoder::new(64, &[0x90], iced_x86::DecoderOptions::NONE).decode();
     }
     on_this_thread();
 }
@@ -157,12 +160,11 @@ pub fn on_this_thread() {
     if ACTIVE.load(Ordering::Relaxed) == 0 || arch::thread_net() {
         return;
     }
-    let f = arch::current_frame();
-    if f.is_null() {
+    if arch::current_frame().is_null() {
         let _ = enable_thread(BLOCK);
     } else {
-        // SAFETY: the innermost dispatch frame of this thread: its exit restores BLOCK.
-        unsafe { (*f).selector = u64::from(BLOCK) };
+        // Inside a dispatch: the hook runs with ALLOW; the outermost dispatch's exit sets BLOCK
+        // (it sees the net on for this thread).
         let _ = enable_thread(ALLOW);
     }
 }
@@ -175,6 +177,16 @@ pub mod stats {
     pub static CAUGHT: AtomicU64 = AtomicU64::new(0);
     /// Distinct sites caught, with their counts: `[site, count]`.
     pub static SITES: [[AtomicU64; 2]; 256] = [const { [const { AtomicU64::new(0) }; 2] }; 256];
+
+    /// Sites rewritten after their first call (bit set in the count word's top).
+    pub const REWRITTEN: u64 = 1 << 63;
+
+    /// Marks `site` as rewritten lazily.
+    pub fn note_rewritten(site: u64) {
+        if let Some(s) = SITES.iter().find(|s| s[0].load(Ordering::Relaxed) == site) {
+            s[1].fetch_or(REWRITTEN, Ordering::Relaxed);
+        }
+    }
 
     /// Counts one call from `site`.
     pub fn record(site: u64) {
@@ -259,6 +271,10 @@ pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut
                 // What the kernel leaves in rcx and r11 after a syscall.
                 g[REG_RCX] = call_addr as i64;
                 g[REG_R11] = g[REG_EFL];
+                // Next time, the fast path.
+                if crate::lazy::try_rewrite(site) {
+                    stats::note_rewritten(site);
+                }
             }
         }
     }

@@ -435,8 +435,14 @@ pub unsafe extern "C" fn zp_entry() {
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
         "mov 0(%rsp), %r11", // r11 = F.prev
         "mov %r11, %fs:(%rcx)", // zp_tls.cur = F.prev
-        "mov 8(%rsp), %r11", // r11 = F.selector
-        "movb %r11b, %fs:16(%rcx)", // the selector as it was (BLOCK in application code)
+        "mov 8(%rsp), %r11", // r11 = F.selector: the selector as it was
+        "cmpq $0, 0(%rsp)", // outermost dispatch of the thread?
+        "jne 30f",
+        "testq $2, %fs:8(%rcx)", // and the safety net on for it (perhaps since this dispatch)?
+        "jz 30f",
+        "mov $1, %r11d", // then application code runs with BLOCK
+        "30:",
+        "movb %r11b, %fs:16(%rcx)", // the selector for what runs next
         "add $32, %rsp", // drop prev, selector, action, vsave
         "pop %r15",
         "pop %r14",
@@ -484,8 +490,14 @@ pub unsafe extern "C" fn zp_entry() {
         "21:",
         "mov 0(%rsp), %r11", // r11 = F.prev
         "mov %r11, %fs:(%rcx)", // zp_tls.cur = F.prev
-        "mov 8(%rsp), %r11", // r11 = F.selector
-        "movb %r11b, %fs:16(%rcx)", // the selector as it was (BLOCK in application code)
+        "mov 8(%rsp), %r11", // r11 = F.selector: the selector as it was
+        "cmpq $0, 0(%rsp)", // outermost dispatch of the thread?
+        "jne 31f",
+        "testq $2, %fs:8(%rcx)", // and the safety net on for it (perhaps since this dispatch)?
+        "jz 31f",
+        "mov $1, %r11d", // then application code runs with BLOCK
+        "31:",
+        "movb %r11b, %fs:16(%rcx)", // the selector for what runs next
         "lea 32(%rsp), %rsp", // drop prev, selector, action, vsave
         "pop %r15",
         "pop %r14",
