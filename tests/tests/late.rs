@@ -311,3 +311,22 @@ fn application_seccomp_sigsys_handler_works_beside_the_net() {
     o.assert_success("seccomp_trap with the clobbering hook");
     assert!(o.stdout.contains("OK"), "{}", o.report());
 }
+
+#[test]
+fn exiting_threads_give_their_dispatch_stacks_back() {
+    require_page_zero();
+    // 32 threads that all exit before the process does: the pool ends with the main thread's.
+    let o = Cmd::new(compile_program("threads"))
+        .env("ZPOLINE_AUDIT", "1")
+        .run(&Mode::Hook(compile_hook("clobber")));
+    o.assert_success("threads with ZPOLINE_AUDIT=1");
+    let line = o
+        .stderr
+        .lines()
+        .find(|l| l.contains("dispatch stacks:"))
+        .unwrap_or_else(|| panic!("no dispatch stack line\n{}", o.report()));
+    assert!(
+        line.contains(" 1 in use at exit"),
+        "stacks not given back: '{line}'"
+    );
+}

@@ -152,6 +152,13 @@ pub fn at_exit() {
             let _ = writeln!(out, ": {why}; caught by the safety net when it runs");
         }
     }
+    let _ = writeln!(
+        out,
+        "  dispatch stacks: {} claimed by threads over the run, {} in use at exit (pool of {})",
+        crate::dstack::CLAIMS.load(Ordering::Relaxed),
+        crate::dstack::in_use(),
+        crate::dstack::COUNT
+    );
     let caught = sud::stats::CAUGHT.load(Ordering::Relaxed);
     if sud::active() {
         let sites = sud::stats::SITES

@@ -58,6 +58,7 @@ pub fn ensure() {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
+                    CLAIMS.fetch_add(1, Ordering::Relaxed);
                     let index = w as u64 * 64 + bit;
                     arch::set_dstack(base + (index + 1) * SIZE, index);
                     return;
@@ -67,6 +68,17 @@ pub fn ensure() {
         }
     }
 }
+
+/// How many stacks are claimed now.
+pub fn in_use() -> u32 {
+    USED.iter()
+        .map(|w| w.load(Ordering::Relaxed).count_ones())
+        .sum()
+}
+
+/// How many stacks were ever claimed (a thread that exits gives its stack back; a later thread
+/// may take the same one).
+pub static CLAIMS: AtomicU64 = AtomicU64::new(0);
 
 /// The pool index of the calling thread's stack, if it has one and may give it back.
 pub fn releasable() -> Option<u64> {
