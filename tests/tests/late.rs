@@ -142,6 +142,11 @@ fn audit_names_the_sites_the_net_caught() {
         line.contains("rewritten after its first call"),
         "no reason in '{line}'"
     );
+    assert!(
+        o.stderr.contains("rewritten lazily: 1 sites"),
+        "{}",
+        o.report()
+    );
     let o = Cmd::new(compile_program("late"))
         .args(["jit", "2"])
         .env("ZPOLINE_AUDIT", "1")

@@ -196,6 +196,11 @@ pub fn at_exit() {
         }
         let _ = writeln!(
             out,
+            "  rewritten lazily: {} sites of code loaded after start-up, on their first call",
+            crate::lazy::REWRITTEN.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
             "  escaped: 0 system calls reached the kernel without passing the hook"
         );
     } else if NET_READY.load(Ordering::Relaxed) != 0 {
