@@ -2,10 +2,13 @@
 //! the runtime did and what escaped it, so a coverage claim is something a user can check:
 //!
 //! ```text
-//! zpoline audit: pid 4242 (python3)
+//! zpoline audit: pid 20713 (main)
 //!   start-up: 569 sites rewritten to callq *%rax, 8 through red-zone stubs, 0 left unpatched
-//!   safety net: Syscall User Dispatch on, 14 system calls caught at 2 sites
-//!     0x7f3a1c2d4109 /tmp/lib.so+0x1109 (raw_getppid): 1 caught; not mapped at start-up; rewritten after its first call
+//!   dispatch stacks: 1 claimed by threads over the run, 1 in use at exit (pool of 1024)
+//!   safety net: Syscall User Dispatch on (armed when executable memory appeared), 4 system calls caught at 2 sites
+//!     0x7fc2181c8105 /tmp/late/lib.so+0x1105 (raw_getppid+0x5): 1 caught; not mapped at start-up; rewritten after its first call
+//!     0x7fc2181c6005 (anonymous memory: generated code): 3 caught; not mapped at start-up (loaded or generated later)
+//!   rewritten lazily: 1 sites of code loaded after start-up, on their first call
 //!   escaped: 0 system calls reached the kernel without passing the hook
 //! ```
 //!
