@@ -1209,12 +1209,3 @@ pub fn xgetbv(index: u32) -> u64 {
     }
     (u64::from(hi) << 32) | u64::from(lo)
 }
-
-/// Reads the stack pointer (for tests of the vfork path).
-#[inline(always)]
-pub fn stack_pointer() -> u64 {
-    let sp: u64;
-    // SAFETY: reads a register.
-    unsafe { asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-    sp
-}
