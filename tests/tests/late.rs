@@ -335,3 +335,17 @@ fn exiting_threads_give_their_dispatch_stacks_back() {
         "stacks not given back: '{line}'"
     );
 }
+
+#[test]
+fn go_program_running_children_with_os_exec_is_hooked() {
+    require_page_zero();
+    // os/exec forks with clone(CLONE_VM|CLONE_VFORK) from a goroutine whose stack is a few KiB:
+    // the child's dispatches must not run on it (they overflowed into other goroutines' stacks).
+    let prog = build_go("exec");
+    for mode in [Mode::Zpoline, Mode::Hook(compile_hook("clobber"))] {
+        let o = Cmd::new(&prog).run(&mode);
+        o.assert_success("go os/exec program");
+        assert_eq!(o.stdout, "go exec ok true\n", "{}", o.report());
+    }
+    counts_match_strace("go-exec", Cmd::new(&prog), &[(56, "clone"), (59, "execve")]);
+}

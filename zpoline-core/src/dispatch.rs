@@ -252,8 +252,13 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
     let mut args = [nr, a1, a2, a3, a4, a5, a6];
     match nr {
         SYS_RT_SIGRETURN => {
-            // The interrupted code's dispatch (if any) becomes the innermost again.
+            // The interrupted code's dispatch (if any) becomes the innermost again, and the
+            // dispatch stack is free again if this dispatch took it: this dispatch never
+            // returns through its exit.
             arch::set_current_frame(f.prev as *mut Frame);
+            if f.switched() {
+                arch::set_dstack_busy(false);
+            }
             // SAFETY: the kernel finds the signal frame at the site's stack pointer.
             unsafe { arch::sigreturn_at(f.site_sp()) }
         }
@@ -354,23 +359,34 @@ unsafe fn vfork(args: &[i64; 7], f: &Frame) -> i64 {
         return -(libc::EAGAIN as i64);
     };
     // The child runs on the application's stack, where the return address to the site is: the
-    // region copy covers the frames (on the dispatch stack), this covers that address.
-    let (ret, busy) = (f.ret(), arch::dstack_busy());
+    // region copy covers the frames (on the dispatch stack), this covers that address. The
+    // child also shares our TLS: what it changes there is put back afterwards.
+    let ret = f.ret();
+    let (busy, top, index) = (
+        arch::dstack_busy(),
+        arch::dstack_top(),
+        arch::dstack_index(),
+    );
     // SAFETY: buf is ours until released; the region up to the site is preserved.
     let r = unsafe { arch::vfork_preserving(args, f.region_top(), buf, len) };
-    if r != 0 {
-        // SAFETY: the slot callq pushed on the application's stack.
-        unsafe { core::ptr::write_volatile(f.ret_slot() as *mut u64, ret) };
-        // The child, sharing our TLS, left through the frames and freed the dispatch stack.
-        arch::set_dstack_busy(busy);
-    }
     if r == 0 {
-        // The child: it shares the parent's memory and TLS until exec or exit.
+        // The child: it shares the parent's memory and TLS until exec or exit. Its dispatches
+        // get a dispatch stack of their own, not the application's stack (a goroutine's few
+        // KiB would overflow into its neighbours') nor ours (our frames are on it).
         arch::set_vfork_child(true);
-    } else {
-        arch::set_vfork_child(false);
-        crate::vforkbuf::release(slot);
+        crate::dstack::claim_for_vfork_child();
+        return r;
     }
+    // SAFETY: the slot callq pushed on the application's stack.
+    unsafe { core::ptr::write_volatile(f.ret_slot() as *mut u64, ret) };
+    if arch::dstack_index() != index || arch::dstack_top() != top {
+        // The child (gone now: it called execve or exited) took a stack of its own.
+        crate::dstack::release(arch::dstack_index());
+    }
+    arch::set_dstack(top, index);
+    arch::set_dstack_busy(busy);
+    arch::set_vfork_child(false);
+    crate::vforkbuf::release(slot);
     r
 }
 

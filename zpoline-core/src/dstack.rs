@@ -43,6 +43,11 @@ pub fn ensure() {
     if arch::dstack_top() != 0 || arch::in_vfork_child() {
         return;
     }
+    claim();
+}
+
+/// Claims a stack from the pool for the calling thread (its TLS).
+fn claim() {
     let base = BASE.load(Ordering::Acquire);
     if base == 0 {
         return;
@@ -69,6 +74,22 @@ pub fn ensure() {
     }
 }
 
+/// Gives a vfork child (which shares its parent's TLS) a dispatch stack of its own; the parent
+/// releases it when it resumes. Without a free stack the child keeps none (it then stays on
+/// the stack it runs on).
+pub fn claim_for_vfork_child() {
+    arch::set_dstack(0, 0);
+    arch::set_dstack_busy(false);
+    claim();
+}
+
+/// Gives stack `index` back to the pool.
+pub fn release(index: u64) {
+    if let Some(w) = USED.get((index / 64) as usize) {
+        w.fetch_and(!(1 << (index % 64)), Ordering::AcqRel);
+    }
+}
+
 /// How many stacks are claimed now.
 pub fn in_use() -> u32 {
     USED.iter()
@@ -80,7 +101,8 @@ pub fn in_use() -> u32 {
 /// may take the same one).
 pub static CLAIMS: AtomicU64 = AtomicU64::new(0);
 
-/// The pool index of the calling thread's stack, if it has one and may give it back.
+/// The pool index of the calling thread's stack, if it has one and may give it back (a vfork
+/// child's is given back by its parent).
 pub fn releasable() -> Option<u64> {
     (arch::dstack_top() != 0 && !arch::in_vfork_child()).then(arch::dstack_index)
 }

@@ -158,6 +158,9 @@ mod tls {
     pub const NET_ON: u64 = 2;
     /// The application asked for SIGSYS to be blocked (it is not, for real).
     pub const APP_BLOCKS_SIGSYS: u64 = 4;
+    /// A vfork-like child started on a stack of its own (posix_spawn's): its dispatches stay
+    /// on it (the dispatch stack in the TLS it shares is its parent's, in use).
+    pub const STAY: u64 = 8;
 }
 
 fn set_flag(bit: u64, on: bool) {
@@ -184,10 +187,14 @@ pub fn in_vfork_child() -> bool {
     tls_load::<{ tls::FLAGS }>() & tls::VFORK_CHILD != 0
 }
 
-/// Marks (or unmarks) this task as the child of a `vfork`-like clone.
+/// Marks (or unmarks) this task as the child of a `vfork`-like clone (unmarking also ends the
+/// spawned child's stay-on-its-stack rule: the parent runs again).
 #[inline(always)]
 pub fn set_vfork_child(on: bool) {
-    set_flag(tls::VFORK_CHILD, on)
+    set_flag(tls::VFORK_CHILD, on);
+    if !on {
+        set_flag(tls::STAY, false);
+    }
 }
 
 /// Whether the safety net is on for this thread.
@@ -337,7 +344,7 @@ pub unsafe extern "C" fn zp_entry() {
         // was proven not to keep data below its stack pointer; a stub has stepped over it)
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
         "mov %fs:24(%rcx), %r11", // r11 = top of this thread's dispatch stack (0: none)
-        "testq $1, %fs:8(%rcx)", // a vfork child, sharing its parent's TLS and stack?
+        "testq $8, %fs:8(%rcx)", // a spawned child on its own stack, sharing our TLS?
         "jnz 10f", // stay where we are
         "test %r11, %r11", // no dispatch stack yet?
         "jz 10f", // stay (zp_prepare claims one for the next time)
@@ -1059,7 +1066,7 @@ pub unsafe extern "C" fn clone_with_frame(
         "test %rbx, %rbx",               // a vfork-like child sharing our TLS?
         "jz 3f",
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "orq $1, %fs:8(%rcx)", // zp_tls.flags |= vfork child
+        "orq $9, %fs:8(%rcx)", // zp_tls.flags |= vfork child, stays on its stack
         "3:",
         "cmpq $0, {sud_active}(%rip)", // safety net on? (not inherited by a new task)
         "je 4f",

@@ -1,0 +1,3 @@
+module zpoline-test-exec
+
+go 1.19
