@@ -349,3 +349,30 @@ fn go_program_running_children_with_os_exec_is_hooked() {
     }
     counts_match_strace("go-exec", Cmd::new(&prog), &[(56, "clone"), (59, "execve")]);
 }
+
+#[test]
+fn jvm_runs_with_the_documented_null_check_setting() {
+    require_page_zero();
+    // Without protection keys page 0 is readable, and the JVM's C2 implicit null checks read
+    // through null: the documented setting makes it check explicitly (Documentation/README.md).
+    let java = std::path::Path::new("/usr/bin/java");
+    assert!(
+        java.is_file(),
+        "java is not installed: apt-get install openjdk-17-jdk-headless (.ci/run does)"
+    );
+    let src = workspace_root().join("tests/java/Hi.java");
+    let o = Cmd::new(java)
+        .arg(&src)
+        .env(
+            "JAVA_TOOL_OPTIONS",
+            "-XX:+UnlockDiagnosticVMOptions -XX:-ImplicitNullChecks",
+        )
+        .env("HOME", work_dir())
+        .run(&Mode::Hook(compile_hook("clobber")));
+    o.assert_success("java Hi.java under the runtime");
+    assert!(
+        o.stdout.ends_with("thread\nnpe caught\njava ok\n"),
+        "{}",
+        o.report()
+    );
+}
