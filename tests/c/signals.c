@@ -10,7 +10,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#define ALTSTACK_SIZE (64 * 1024)
+#define ALTSTACK_SIZE (SIGSTKSZ)
 
 static pid_t pid;
 static int devnull;
