@@ -1,8 +1,13 @@
 /* Code that appears after start-up and makes raw system calls.
- * Usage: late dlopen LIB N | late jit N | late rwx N */
+ * Usage: late dlopen LIB N | late forkdlopen|dupdlopen LIB N | late jit N | late rwx N
+ * forkdlopen: the library is loaded before a fork and first called in the child, then in the
+ * parent: a rewrite made in the child must change the child only. dupdlopen: the program puts
+ * a file of its own at descriptor 1000 (where the runtime keeps /proc/self/mem) first: the
+ * runtime must notice and never write into that file. */
 #include "common.h"
 #include <dlfcn.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 /* mov $NR,%eax; syscall; ret */
 static void emit(unsigned char *p, int nr)
@@ -14,10 +19,19 @@ static void emit(unsigned char *p, int nr)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: late dlopen LIB N | jit N | rwx N\n");
+		fprintf(stderr, "usage: late dlopen|forkdlopen|dupdlopen LIB N | jit N | rwx N\n");
 		return 2;
 	}
-	if (strcmp(argv[1], "dlopen") == 0) {
+	if (strcmp(argv[1], "dlopen") == 0 || strcmp(argv[1], "forkdlopen") == 0 ||
+	    strcmp(argv[1], "dupdlopen") == 0) {
+		int victim = -1;
+		if (argv[1][0] == 'd' && argv[1][1] == 'u') {
+			int m = (int)syscall(SYS_memfd_create, "victim", 0);
+			if (m < 0 || dup2(m, 1000) != 1000)
+				return 1;
+			close(m);
+			victim = 1000;
+		}
 		void *h = dlopen(argv[2], RTLD_NOW);
 		if (!h) {
 			printf("dlopen: %s\n", dlerror());
@@ -25,12 +39,34 @@ int main(int argc, char **argv)
 		}
 		long (*f)(void) = (long (*)(void))dlsym(h, "raw_getppid");
 		int n = atoi(argv[3]);
-		for (int i = 0; i < n; i++)
-			if (f() != getppid()) {
-				printf("late dlopen: wrong result\n");
+		if (argv[1][0] == 'f') {
+			fflush(stdout);
+			pid_t c = fork();
+			if (c < 0)
+				return 1;
+			if (c == 0) {
+				for (int i = 0; i < n; i++)
+					if (f() != getppid())
+						_exit(1);
+				_exit(0);
+			}
+			int st;
+			if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				printf("late forkdlopen: child failed (status %#x)\n", st);
 				return 1;
 			}
-		printf("late dlopen: OK\n");
+		}
+		for (int i = 0; i < n; i++)
+			if (f() != getppid()) {
+				printf("late %s: wrong result\n", argv[1]);
+				return 1;
+			}
+		if (victim >= 0 && lseek(victim, 0, SEEK_END) != 0) {
+			printf("late %s: the program's own file at descriptor 1000 was written\n",
+			       argv[1]);
+			return 1;
+		}
+		printf("late %s: OK\n", argv[1]);
 		return 0;
 	}
 	int n = atoi(argv[2]);

@@ -1053,7 +1053,7 @@ pub struct WindowCounts {
 /// exit_group, exit or execve) counts; a successful execve leaves the window until the new image's
 /// ready marker. `restart_syscall` never counts, and neither does the runtime's own call that
 /// turns its safety net on in each new thread and child process
-/// (`prctl(PR_SET_SYSCALL_USER_DISPATCH, …)`, see [`is_runtime_internal`]).
+/// (`prctl(PR_SET_SYSCALL_USER_DISPATCH, …)`, see [`RuntimeInternal`]).
 pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum State {
@@ -1084,7 +1084,9 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
     let group_of = |pid: u32| *group.get(&pid).unwrap_or(&pid);
     let mut dumped: std::collections::HashSet<u32> = std::collections::HashSet::new();
     let mut late_threads: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    let mut internal = RuntimeInternal::default();
     for r in &trace.records {
+        let is_internal = internal.check(r);
         if dumped.contains(&group_of(r.pid))
             && state.get(&r.pid) != Some(&State::Dumping)
             && state.get(&r.pid) != Some(&State::Trigger)
@@ -1095,7 +1097,7 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
                 // Raced with the snapshot: the hook may or may not have counted it.
                 late_threads.insert(r.pid);
                 let nr = r.nr.unwrap_or(COUNT_BUCKETS).min(COUNT_BUCKETS);
-                if nr != NR_RESTART_SYSCALL && !is_runtime_internal(r) {
+                if nr != NR_RESTART_SYSCALL && !is_internal {
                     *out.counts.entry(nr).or_insert(0) += 1;
                     *out.restarts.entry(nr).or_insert(0) += 1;
                 }
@@ -1135,7 +1137,7 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
                     out.ready_markers += 1;
                     State::Inside
                 } else {
-                    if nr != NR_RESTART_SYSCALL && !is_runtime_internal(r) {
+                    if nr != NR_RESTART_SYSCALL && !is_internal {
                         *out.counts.entry(nr).or_insert(0) += 1;
                         if r.is_restart() {
                             *out.restarts.entry(nr).or_insert(0) += 1;
@@ -1171,23 +1173,64 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
     out
 }
 
-/// Whether a traced call is one the runtime makes for itself after the hook is ready, and so
-/// never passes to the hook: turning on Syscall User Dispatch in a new thread or child process
-/// (option 59; strace spells it `PR_SET_SYSCALL_USER_DISPATCH` or `0x3b`), and rewriting a
-/// site lazily (a 2-byte `pwrite64` to its `/proc/self/mem` descriptor, numbered 1000 or more).
-pub fn is_runtime_internal(r: &SyscallRecord) -> bool {
-    // Lazy rewriting: `pwrite64(<fd >= 1000>, "\377\320", 2, site)` through /proc/self/mem.
-    let lazy = r.name == "pwrite64"
-        && r.call.contains("\\377\\320")
-        && r.call["pwrite64(".len().min(r.call.len())..]
-            .split(',')
-            .next()
-            .and_then(|fd| fd.trim().parse::<u32>().ok())
-            .is_some_and(|fd| fd >= 1000);
-    lazy || r.name == "prctl"
-        && (r.call.contains("PR_SET_SYSCALL_USER_DISPATCH")
-            || r.call.contains("prctl(0x3b")
-            || r.call.contains("prctl(59"))
+/// Recognises the calls the runtime makes for itself after the hook is ready, which it never
+/// passes to the hook: turning on Syscall User Dispatch in a new thread or child process (option
+/// 59; strace spells it `PR_SET_SYSCALL_USER_DISPATCH` or `0x3b`), and rewriting a site lazily
+/// through its `/proc/self/mem` descriptor (numbered 1000 or more): `fstat` of the descriptor
+/// and a 2-byte `pwrite64` per site, and, in a forked child, opening its own (`openat` of
+/// `/proc/self/mem`, `dup3` or `fcntl(F_DUPFD_CLOEXEC, 1000)`, `close` of the first number).
+/// Feed it the records in order: a `close` is the runtime's only right after its `openat`.
+#[derive(Debug, Default)]
+pub struct RuntimeInternal {
+    /// Per thread: the number the runtime's `openat` of `/proc/self/mem` returned.
+    opened: HashMap<u32, String>,
+}
+
+impl RuntimeInternal {
+    /// Whether `r` is one of the runtime's own calls (see the type).
+    pub fn check(&mut self, r: &SyscallRecord) -> bool {
+        let args = r.call.get(r.name.len() + 1..).unwrap_or("");
+        let arg = |i: usize| {
+            args.split(',')
+                .nth(i)
+                .map(|a| a.trim().trim_end_matches(')'))
+        };
+        let high = |i: usize| {
+            arg(i)
+                .and_then(|a| a.parse::<u32>().ok())
+                .is_some_and(|fd| fd >= 1000)
+        };
+        match r.name.as_str() {
+            "pwrite64" => high(0) && r.call.contains("\\377\\320"),
+            "fstat" => high(0),
+            "openat" if r.call.contains("\"/proc/self/mem\"") => {
+                if let Some(fd) = r.result.as_deref() {
+                    self.opened.insert(r.pid, fd.to_string());
+                }
+                true
+            }
+            "dup3" => high(1) && self.opened.get(&r.pid).map(String::as_str) == arg(0),
+            "fcntl" => {
+                r.call.contains("F_DUPFD_CLOEXEC, 1000")
+                    && self.opened.get(&r.pid).map(String::as_str) == arg(0)
+            }
+            "close" => {
+                high(0) || {
+                    let mine = self.opened.get(&r.pid).map(String::as_str) == arg(0);
+                    if mine {
+                        self.opened.remove(&r.pid);
+                    }
+                    mine
+                }
+            }
+            "prctl" => {
+                r.call.contains("PR_SET_SYSCALL_USER_DISPATCH")
+                    || r.call.contains("prctl(0x3b")
+                    || r.call.contains("prctl(59")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The counts the counting hook wrote: the sum over all dump files in `dir`.
@@ -1358,6 +1401,29 @@ mod tests {
 100   [  61] <... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = 101
 100   [ 231] exit_group(0)              = ?
 "#;
+
+    #[test]
+    fn recognises_the_runtimes_own_calls_only() {
+        let t = parse_strace(
+            r#"7   [ 257] openat(AT_FDCWD, "/proc/self/mem", O_RDWR|O_CLOEXEC) = 3
+7   [ 292] dup3(3, 1000, O_CLOEXEC)     = 1000
+7   [   3] close(3)                   = 0
+7   [   5] fstat(1000, {st_mode=S_IFREG|0600, st_size=0, ...}) = 0
+7   [  18] pwrite64(1000, "\377\320", 2, 140737354125312) = 2
+7   [   3] close(3)                   = 0
+7   [   5] fstat(1, {st_mode=S_IFCHR|0620, st_rdev=makedev(0x88, 0), ...}) = 0
+7   [  18] pwrite64(4, "\377\320", 2, 0) = 2
+7   [ 157] prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 0, 0x7f00) = 0
+"#,
+        );
+        let mut internal = RuntimeInternal::default();
+        let seen: Vec<bool> = t.records.iter().map(|r| internal.check(r)).collect();
+        // The second close(3) is the application's: the runtime closed its number already.
+        assert_eq!(
+            seen,
+            [true, true, true, true, true, false, false, false, true]
+        );
+    }
 
     #[test]
     fn parses_complete_unfinished_and_resumed_lines() {

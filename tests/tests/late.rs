@@ -24,6 +24,26 @@ fn dlopen_library_with_raw_syscalls_is_hooked() {
 }
 
 #[test]
+fn a_site_rewritten_lazily_in_a_fork_child_changes_the_child_only() {
+    require_page_zero();
+    let cmd = Cmd::new(compile_program("late"))
+        .arg("forkdlopen")
+        .arg(late_lib())
+        .arg("5");
+    counts_match_strace("late-forkdlopen", cmd, &[(110, "getppid")]);
+}
+
+#[test]
+fn a_file_the_program_puts_at_the_runtimes_descriptor_is_never_written() {
+    require_page_zero();
+    let cmd = Cmd::new(compile_program("late"))
+        .arg("dupdlopen")
+        .arg(late_lib())
+        .arg("5");
+    counts_match_strace("late-dupdlopen", cmd, &[(110, "getppid")]);
+}
+
+#[test]
 fn jit_code_is_hooked_and_may_change() {
     require_page_zero();
     let cmd = Cmd::new(compile_program("late")).args(["jit", "6"]);

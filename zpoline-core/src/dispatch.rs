@@ -178,9 +178,30 @@ pub unsafe extern "C" fn next_special(
                 // A child that returns through the frames (fork, vfork, clone without a new
                 // stack): the safety net is not inherited by a new task.
                 crate::sud::child_started();
+                // SAFETY: the kernel accepted the arguments (clone3's struct is readable).
+                if !unsafe { shares_memory(nr, a1) } {
+                    crate::lazy::forked();
+                }
             }
             r
         }
+    }
+}
+
+/// Whether the child of fork-like call `nr` (first argument `a1`) shares this memory.
+///
+/// # Safety
+/// For `clone3`, `a1` points to a readable `struct clone_args`.
+unsafe fn shares_memory(nr: i64, a1: i64) -> bool {
+    match nr {
+        SYS_VFORK => true,
+        SYS_CLONE => a1 & CLONE_VM != 0,
+        SYS_CLONE3 => {
+            // SAFETY: the caller's contract; `flags` is the struct's first field.
+            let flags = unsafe { (a1 as *const i64).read_unaligned() };
+            flags & CLONE_VM != 0
+        }
+        _ => false,
     }
 }
 
@@ -345,6 +366,11 @@ unsafe fn clone_new_stack(args: &[i64; 7], f: &Frame, flags: i64) -> i64 {
     let vfork_like = flags & CLONE_VM != 0
         && flags & CLONE_VFORK != 0
         && flags & (libc::CLONE_SETTLS as i64) == 0;
+    if flags & CLONE_VM == 0 {
+        // The child runs no runtime code before the site: it inherits the mark (and so does
+        // this process, which then reopens its own descriptor once, needlessly).
+        crate::lazy::forked();
+    }
     // SAFETY: the caller prepared args and the child frame.
     let r = unsafe { arch::clone_with_frame(args, f, u64::from(vfork_like)) };
     if vfork_like {
