@@ -357,6 +357,32 @@ fn exiting_threads_give_their_dispatch_stacks_back() {
 }
 
 #[test]
+fn a_fork_child_of_a_threaded_process_gets_the_other_threads_stacks_back() {
+    require_page_zero();
+    // 12 threads hold dispatch stacks when the main thread forks; the child has only its one
+    // thread, then runs 12 short threads of its own. Both processes end with one stack in use.
+    let prog = compile_program("forkthreads");
+    let o = Cmd::new(&prog)
+        .env("ZPOLINE_AUDIT", "1")
+        .run(&Mode::Zpoline);
+    o.assert_success("forkthreads with ZPOLINE_AUDIT=1");
+    let lines: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.contains("dispatch stacks:"))
+        .collect();
+    assert_eq!(lines.len(), 2, "one report per process\n{}", o.report());
+    for line in lines {
+        assert!(
+            line.contains(" 1 in use at exit"),
+            "stacks of threads the child never had: '{line}'\n{}",
+            o.report()
+        );
+    }
+    counts_match_strace("forkthreads", Cmd::new(&prog), &[(56, "clone")]);
+}
+
+#[test]
 fn go_program_running_children_with_os_exec_is_hooked() {
     require_page_zero();
     // os/exec forks with clone(CLONE_VM|CLONE_VFORK) from a goroutine whose stack is a few KiB:

@@ -180,6 +180,9 @@ pub unsafe extern "C" fn next_special(
                 crate::sud::child_started();
                 // SAFETY: the kernel accepted the arguments (clone3's struct is readable).
                 if !unsafe { shares_memory(nr, a1) } {
+                    // Only this thread was copied, and the memory is the child's own.
+                    crate::dstack::forked();
+                    crate::vforkbuf::forked();
                     crate::lazy::forked();
                 }
             }

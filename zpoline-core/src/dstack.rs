@@ -83,6 +83,21 @@ pub fn claim_for_vfork_child() {
     claim();
 }
 
+/// In a child that does not share its parent's memory (fork): only the calling thread was
+/// copied, so every stack but its own is free again (other threads' claims would leak, one per
+/// thread the parent had). Makes no system call.
+pub fn forked() {
+    for word in &USED {
+        word.store(0, Ordering::Relaxed);
+    }
+    if arch::dstack_top() != 0 {
+        let index = arch::dstack_index();
+        if let Some(w) = USED.get((index / 64) as usize) {
+            w.fetch_or(1 << (index % 64), Ordering::AcqRel);
+        }
+    }
+}
+
 /// Gives stack `index` back to the pool.
 pub fn release(index: u64) {
     if let Some(w) = USED.get((index / 64) as usize) {

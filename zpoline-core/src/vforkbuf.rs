@@ -50,6 +50,13 @@ pub fn claim() -> Option<(usize, *mut u8, u64)> {
     }
 }
 
+/// In a child that does not share its parent's memory (fork): the slots are held by parent
+/// threads suspended in `vfork`, which the child does not have (the forking thread itself is
+/// running, so it holds none). All are free again. Makes no system call.
+pub fn forked() {
+    USED.store(0, Ordering::Release);
+}
+
 /// Gives a slot back.
 pub fn release(i: usize) {
     USED.fetch_and(!(1 << i), Ordering::AcqRel);
