@@ -1177,7 +1177,7 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
 /// passes to the hook: turning on Syscall User Dispatch in a new thread or child process (option
 /// 59; strace spells it `PR_SET_SYSCALL_USER_DISPATCH` or `0x3b`), and rewriting a site lazily
 /// through its `/proc/self/mem` descriptor (numbered 1000 or more): `fstat` of the descriptor
-/// and a 2-byte `pwrite64` per site, and, in a forked child, opening its own (`openat` of
+/// and two 1-byte `pwrite64`s per site, and, in a forked child, opening its own (`openat` of
 /// `/proc/self/mem`, `dup3` or `fcntl(F_DUPFD_CLOEXEC, 1000)`, `close` of the first number).
 /// Feed it the records in order: a `close` is the runtime's only right after its `openat`.
 #[derive(Debug, Default)]
@@ -1201,7 +1201,14 @@ impl RuntimeInternal {
                 .is_some_and(|fd| fd >= 1000)
         };
         match r.name.as_str() {
-            "pwrite64" => high(0) && r.call.contains("\\377\\320"),
+            // One byte at a time: `\320` (0xd0) at site+1, then `\377` (0xff) at the site, or
+            // `\5` back at site+1 when that fails.
+            "pwrite64" => {
+                high(0)
+                    && [r#""\320", 1,"#, r#""\377", 1,"#, r#""\5", 1,"#]
+                        .iter()
+                        .any(|b| r.call.contains(b))
+            }
             "fstat" => high(0),
             "openat" if r.call.contains("\"/proc/self/mem\"") => {
                 if let Some(fd) = r.result.as_deref() {
@@ -1409,10 +1416,10 @@ mod tests {
 7   [ 292] dup3(3, 1000, O_CLOEXEC)     = 1000
 7   [   3] close(3)                   = 0
 7   [   5] fstat(1000, {st_mode=S_IFREG|0600, st_size=0, ...}) = 0
-7   [  18] pwrite64(1000, "\377\320", 2, 140737354125312) = 2
+7   [  18] pwrite64(1000, "\320", 1, 140737354125313) = 1
 7   [   3] close(3)                   = 0
 7   [   5] fstat(1, {st_mode=S_IFCHR|0620, st_rdev=makedev(0x88, 0), ...}) = 0
-7   [  18] pwrite64(4, "\377\320", 2, 0) = 2
+7   [  18] pwrite64(4, "\377", 1, 0) = 1
 7   [ 157] prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 0, 0x7f00) = 0
 "#,
         );

@@ -44,6 +44,40 @@ fn a_file_the_program_puts_at_the_runtimes_descriptor_is_never_written() {
 }
 
 #[test]
+fn a_site_caught_half_way_through_its_lazy_rewrite_still_makes_its_call() {
+    require_page_zero();
+    // The runtime writes `d0` then `ff`; a thread that runs the site in between meets `0f d0`
+    // (SIGILL), which the runtime completes as the call. The program makes that state itself.
+    let cmd = Cmd::new(compile_program("sigill"))
+        .arg("half")
+        .arg(late_lib())
+        .arg("4");
+    let native = cmd.run_native();
+    native.assert_success("sigill half natively");
+    for mode in [Mode::Zpoline, Mode::Hook(compile_hook("clobber"))] {
+        let o = cmd.run(&mode);
+        o.assert_success("sigill half under the runtime");
+        assert_eq!(o.stdout, native.stdout, "{}", o.report());
+    }
+}
+
+#[test]
+fn the_programs_own_sigill_handler_and_default_action_are_kept() {
+    require_page_zero();
+    let cmd = Cmd::new(compile_program("sigill")).arg("app");
+    let native = cmd.run_native();
+    assert_eq!(native.signal(), Some(libc::SIGILL), "{}", native.report());
+    let o = cmd.run_zpoline();
+    assert_eq!(
+        o.signal(),
+        Some(libc::SIGILL),
+        "ud2 with the default action must kill with SIGILL\n{}",
+        o.report()
+    );
+    assert_eq!(o.stdout, native.stdout, "{}", o.report());
+}
+
+#[test]
 fn jit_code_is_hooked_and_may_change() {
     require_page_zero();
     let cmd = Cmd::new(compile_program("late")).args(["jit", "6"]);

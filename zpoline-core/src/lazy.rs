@@ -4,8 +4,9 @@
 //! The two bytes are written through `/proc/self/mem` (opened at start-up, before the hook is
 //! loaded, and kept at a descriptor above 1000), which writes into a read-only private mapping
 //! without changing its protection: no `mprotect`, no writable-and-executable window, one
-//! `fstat` (is the descriptor still ours?) and one `pwrite64` a site (the runtime's own calls,
-//! which tracers see). The descriptor is bound to the memory of the process that opened it: a
+//! `fstat` (is the descriptor still ours?) and two one-byte `pwrite64`s a site (the runtime's
+//! own calls, which tracers see): the second byte first, so that the only intermediate state,
+//! `0f d0`, is an undefined opcode, which the runtime's SIGILL handler completes as the call. The descriptor is bound to the memory of the process that opened it: a
 //! forked child opens its own before its first rewrite, or it would patch its parent. Only code of loaded objects
 //! is rewritten, after the same checks as at start-up (the function from the unwind tables, a
 //! real instruction, no red zone); code generated at run time (a JIT may rewrite or move it)
@@ -13,7 +14,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use crate::{decode, ehframe, sites, sys};
+use crate::{decode, ehframe, signals, sites, sys};
 
 /// The `/proc/self/mem` descriptor, or -1 (none, or lazy rewriting off).
 static MEM_FD: AtomicI64 = AtomicI64::new(-1);
@@ -36,7 +37,11 @@ pub fn init() {
     if std::env::var_os("ZPOLINE_LAZY").is_some_and(|v| v == "0") {
         return;
     }
-    open(None);
+    if open(None).is_some() && signals::install(libc::SIGILL).is_err() {
+        // Without the SIGILL handler a half-written site could kill a thread: no lazy rewrites.
+        let fd = MEM_FD.swap(-1, Ordering::AcqRel);
+        let _ = sys::syscall6(libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
+    }
 }
 
 /// A new process that does not share this one's memory is being made (fork, or a clone
@@ -143,13 +148,23 @@ pub fn try_rewrite(site: u64) -> bool {
     if !sites::insert(site) {
         return false;
     }
-    let patch = [0xffu8, 0xd0];
-    let ok = sys::syscall6(
-        libc::SYS_pwrite64,
-        [fd, patch.as_ptr() as i64, 2, site as i64, 0, 0],
-    ) == Ok(2);
-    if ok {
-        REWRITTEN.fetch_add(1, Ordering::Relaxed);
+    // Byte by byte, so that another thread never fetches a torn instruction: first the second
+    // byte (`0f d0`, undefined: SIGILL, which the runtime's handler completes as the call),
+    // then the first (`ff d0`). A single two-byte write has no such guarantee.
+    let put = |at: u64, byte: u8| {
+        sys::syscall6(
+            libc::SYS_pwrite64,
+            [fd, &raw const byte as i64, 1, at as i64, 0, 0],
+        ) == Ok(1)
+    };
+    if !put(site + 1, signals::HALF_REWRITTEN[1]) {
+        return false;
     }
-    ok
+    if !put(site, 0xff) {
+        // Back to `syscall`, the net's business again.
+        let _ = put(site + 1, 0x05);
+        return false;
+    }
+    REWRITTEN.fetch_add(1, Ordering::Relaxed);
+    true
 }

@@ -6,7 +6,10 @@
 //! stack. The SIGSEGV handler recognises exactly that state and resumes at the dispatcher, which
 //! hands the number to the hook and the kernel like any other (the kernel answers ENOSYS).
 //!
-//! The application keeps its own SIGSEGV semantics: its `rt_sigaction(SIGSEGV, …)` calls are
+//! The same handler takes SIGILL where lazy rewriting is on: a site caught half-way through its
+//! rewrite (`0f d0`, see `lazy.rs`) is completed as the call it is becoming.
+//!
+//! The application keeps its own SIGSEGV (and SIGILL) semantics: its `rt_sigaction` calls are
 //! answered from a table (it sees its own handler), and faults that are not ours go to its
 //! handler with its mask and flags, or, with the default action, kill the process as before.
 
@@ -31,6 +34,7 @@ pub struct KSigaction {
 
 const SIGSEGV: i64 = libc::SIGSEGV as i64;
 const SIGSYS: i64 = libc::SIGSYS as i64;
+const SIGILL: i64 = libc::SIGILL as i64;
 const SA_SIGINFO: u64 = libc::SA_SIGINFO as u64;
 const SA_ONSTACK: u64 = libc::SA_ONSTACK as u64;
 const SA_NODEFER: u64 = libc::SA_NODEFER as u64;
@@ -96,7 +100,7 @@ impl Owned {
     }
 }
 
-static OWNED: [Owned; 2] = [Owned::new(SIGSEGV), Owned::new(SIGSYS)];
+static OWNED: [Owned; 3] = [Owned::new(SIGSEGV), Owned::new(SIGSYS), Owned::new(SIGILL)];
 
 fn owned(sig: i64) -> Option<&'static Owned> {
     OWNED.iter().find(|o| o.sig == sig)
@@ -112,8 +116,8 @@ fn rt_sigaction(
     sys::syscall6(libc::SYS_rt_sigaction, [sig, a, o, 8, 0, 0])
 }
 
-/// Installs the runtime's handler for `sig` (SIGSEGV or SIGSYS), remembering the action the
-/// application had.
+/// Installs the runtime's handler for `sig` (SIGSEGV, SIGSYS or SIGILL), remembering the action
+/// the application had.
 pub fn install(sig: i32) -> Result<(), i32> {
     let Some(o) = owned(sig as i64) else {
         return Err(libc::EINVAL);
@@ -212,12 +216,37 @@ fn is_non_canonical_call(rip: u64, rax: u64) -> bool {
         && unsafe { core::ptr::read_volatile(rip as *const [u8; 2]) } == [0xff, 0xd0]
 }
 
+/// The bytes of a site half-way through a lazy rewrite: the second byte of `callq *%rax` is
+/// written first, and `0f d0` is an undefined opcode (SIGILL), never a different instruction.
+pub const HALF_REWRITTEN: [u8; 2] = [0x0f, 0xd0];
+
+/// Whether a SIGILL at `rip` is a site caught half-way through its lazy rewrite.
+fn is_half_rewritten(rip: u64) -> bool {
+    // SAFETY: rip is the address of the faulting instruction, which was fetched.
+    sites::contains(rip)
+        && unsafe { core::ptr::read_volatile(rip as *const [u8; 2]) } == HALF_REWRITTEN
+}
+
 extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
     let uc = unsafe { &mut *(ctx as *mut libc::ucontext_t) };
     let g = &mut uc.uc_mcontext.gregs;
     let (rip, rax, rsp) = (g[REG_RIP] as u64, g[REG_RAX] as u64, g[REG_RSP] as u64);
     let entry = arch::zp_entry as *const () as usize as i64;
+    if sig as i64 == SIGILL {
+        if is_half_rewritten(rip) {
+            // Do what the finished `callq *%rax` will do (the site was proven to keep nothing
+            // below its stack pointer): push the return address, enter the dispatcher.
+            let sp = rsp - 8;
+            // SAFETY: the application's stack, where the call pushes the same value.
+            unsafe { core::ptr::write_volatile(sp as *mut u64, rip + 2) };
+            g[REG_RSP] = sp as i64;
+            g[REG_RIP] = entry;
+            return;
+        }
+        forward(sig, info, ctx);
+        return;
+    }
     if is_out_of_range_call(rip, rax, rsp) {
         g[REG_RIP] = entry;
         return;
