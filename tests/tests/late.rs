@@ -174,6 +174,47 @@ fn audit_of_python_ssl_shows_nothing_escaped() {
 }
 
 #[test]
+fn the_audit_never_writes_into_the_programs_files_and_outlives_a_closed_stderr() {
+    require_page_zero();
+    let dir = work_dir().join(format!("audit-fd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The program opens its own file at descriptor 3 (where a report file opened at start-up
+    // used to sit) and then closes 1000 and 1001 (the runtime's numbers): the report goes to
+    // the audit file (reopened by its absolute path, the program changed directory), the
+    // program's file holds only what the program wrote.
+    let o = Cmd::new("bash")
+        .args([
+            "-c",
+            "exec 3>data; echo payload >&3; exec 1000>&- 1001>&-; cd /; echo done",
+        ])
+        .current_dir(&dir)
+        .env("ZPOLINE_AUDIT", "report.txt")
+        .run(&Mode::Zpoline);
+    o.assert_success("bash with ZPOLINE_AUDIT=report.txt");
+    let data = std::fs::read_to_string(dir.join("data")).unwrap();
+    assert_eq!(data, "payload\n", "the program's own file was written into");
+    let report = std::fs::read_to_string(dir.join("report.txt")).unwrap_or_default();
+    assert!(
+        report.contains("zpoline audit: pid") && report.contains("(bash)"),
+        "no report in the audit file: '{report}'\n{}",
+        o.report()
+    );
+    // ls closes stderr in an atexit handler, before exit_group: the report still appears.
+    let o = Cmd::new("ls")
+        .arg("/")
+        .env("ZPOLINE_AUDIT", "1")
+        .run(&Mode::Zpoline);
+    o.assert_success("ls / with ZPOLINE_AUDIT=1");
+    assert!(
+        o.stderr.contains("zpoline audit: pid") && o.stderr.contains("(ls)"),
+        "no report from ls\n{}",
+        o.report()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn audit_names_the_sites_the_net_caught() {
     require_page_zero();
     let lib = late_lib();
@@ -433,8 +474,9 @@ fn go_program_running_children_with_os_exec_is_hooked() {
 #[test]
 fn jvm_runs_with_the_documented_null_check_setting() {
     require_page_zero();
-    // Without protection keys page 0 is readable, and the JVM's C2 implicit null checks read
-    // through null: the documented setting makes it check explicitly (Documentation/README.md).
+    // Without protection keys page 0 is readable, and the JVM's compiled code (C1 always, C2 by
+    // default) finds null by reading through it: the documented setting turns C1 off and makes
+    // C2 check explicitly (Documentation/README.md).
     let java = std::path::Path::new("/usr/bin/java");
     assert!(
         java.is_file(),
@@ -445,13 +487,14 @@ fn jvm_runs_with_the_documented_null_check_setting() {
         .arg(&src)
         .env(
             "JAVA_TOOL_OPTIONS",
-            "-XX:+UnlockDiagnosticVMOptions -XX:-ImplicitNullChecks",
+            "-XX:-TieredCompilation -XX:+UnlockDiagnosticVMOptions -XX:-ImplicitNullChecks",
         )
         .env("HOME", work_dir())
         .run(&Mode::Hook(compile_hook("clobber")));
     o.assert_success("java Hi.java under the runtime");
     assert!(
-        o.stdout.ends_with("thread\nnpe caught\njava ok\n"),
+        o.stdout
+            .ends_with("thread\nnpe caught\nnpe 100000\njava ok\n"),
         "{}",
         o.report()
     );

@@ -23,8 +23,15 @@ use crate::{sud, sys};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static DONE: AtomicBool = AtomicBool::new(false);
-/// Where the report goes: `-1` for stderr, or an open file descriptor (O_APPEND, O_CLOEXEC).
+/// The report's descriptor, kept at a number of at least [`crate::lazy::FD_FLOOR`] (a copy of
+/// stderr, or the report file opened with O_APPEND), so it neither takes the low numbers the
+/// program expects nor goes away when the program closes stderr before it exits; -1 if none.
 static FD: AtomicI32 = AtomicI32::new(-1);
+/// The descriptor's file (`st_dev`, `st_ino`): the program may close the number and reuse it.
+static FD_ID: OnceLock<(u64, u64)> = OnceLock::new();
+/// The report file's absolute path (`ZPOLINE_AUDIT=FILE`), opened again at exit if the
+/// descriptor is no longer the runtime's.
+static PATH: OnceLock<std::ffi::CString> = OnceLock::new();
 
 /// Start-up figures, set once after the rewrite.
 static STARTUP: OnceLock<Startup> = OnceLock::new();
@@ -53,42 +60,91 @@ pub fn init(startup: Startup) {
     if v.is_empty() || v == "0" {
         return;
     }
-    if v != "1" {
-        let Ok(path) =
-            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()))
-        else {
+    let low = if v == "1" {
+        2
+    } else {
+        let mut path = std::path::PathBuf::from(&v);
+        if path.is_relative()
+            && let Ok(cwd) = std::env::current_dir()
+        {
+            path = cwd.join(path);
+        }
+        let Ok(path) = std::ffi::CString::new(path.into_os_string().into_encoded_bytes()) else {
             return;
         };
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
-        match sys::syscall6(
-            libc::SYS_openat,
-            [
-                libc::AT_FDCWD as i64,
-                path.as_ptr() as i64,
-                flags as i64,
-                0o644,
-                0,
-                0,
-            ],
-        ) {
-            Ok(fd) => FD.store(fd as i32, Ordering::Relaxed),
-            Err(_) => return,
-        }
+        let Ok(fd) = open_append(&path) else {
+            return;
+        };
+        let _ = PATH.set(path);
+        fd
+    };
+    let high = sys::syscall6(
+        libc::SYS_fcntl,
+        [
+            low,
+            libc::F_DUPFD_CLOEXEC as i64,
+            crate::lazy::FD_FLOOR,
+            0,
+            0,
+            0,
+        ],
+    );
+    if low != 2 {
+        let _ = sys::syscall6(libc::SYS_close, [low, 0, 0, 0, 0, 0]);
+    }
+    if let Ok(fd) = high
+        && let Some(id) = crate::lazy::identity(fd)
+    {
+        let _ = FD_ID.set(id);
+        FD.store(fd as i32, Ordering::Relaxed);
     }
     let _ = STARTUP.set(startup);
     ENABLED.store(true, Ordering::Release);
+}
+
+/// Opens `path` for appending (created 0644 if missing).
+fn open_append(path: &core::ffi::CStr) -> sys::SysResult {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+    sys::syscall6(
+        libc::SYS_openat,
+        [
+            libc::AT_FDCWD as i64,
+            path.as_ptr() as i64,
+            flags as i64,
+            0o644,
+            0,
+            0,
+        ],
+    )
+}
+
+/// Where the report goes at exit, and whether that descriptor must be closed afterwards: the
+/// runtime's own descriptor if it still is (same file), else the file opened again, else
+/// stderr.
+fn report_fd() -> (i64, bool) {
+    let fd = FD.load(Ordering::Relaxed) as i64;
+    if fd >= 0 && crate::lazy::identity(fd).is_some_and(|id| Some(&id) == FD_ID.get()) {
+        return (fd, false);
+    }
+    match PATH.get().map(|p| open_append(p)) {
+        Some(Ok(fd)) => (fd, true),
+        Some(Err(_)) => (-1, false),
+        None => (2, false),
+    }
 }
 
 /// A fixed buffer that flushes to the report's file descriptor when full.
 struct Out {
     buf: [u8; 2048],
     len: usize,
+    fd: i64,
 }
 
 impl Out {
     fn flush(&mut self) {
-        let fd = FD.load(Ordering::Relaxed);
-        sys::write_all(if fd < 0 { 2 } else { fd }, &self.buf[..self.len]);
+        if self.fd >= 0 {
+            sys::write_all(self.fd as i32, &self.buf[..self.len]);
+        }
         self.len = 0;
     }
 }
@@ -132,9 +188,11 @@ pub fn at_exit() {
     if !ENABLED.load(Ordering::Acquire) || DONE.swap(true, Ordering::AcqRel) {
         return;
     }
+    let (fd, close) = report_fd();
     let mut out = Out {
         buf: [0; 2048],
         len: 0,
+        fd,
     };
     let pid = sys::syscall6(libc::SYS_getpid, [0; 6]).unwrap_or(0);
     // SAFETY: glibc's program_invocation_short_name is a C string set before main.
@@ -227,6 +285,9 @@ pub fn at_exit() {
         );
     }
     out.flush();
+    if close {
+        let _ = sys::syscall6(libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
+    }
 }
 
 unsafe extern "C" {

@@ -54,7 +54,7 @@ pub fn forked() {
 }
 
 /// The identity (`st_dev`, `st_ino`) of the file open at `fd`.
-fn identity(fd: i64) -> Option<(u64, u64)> {
+pub fn identity(fd: i64) -> Option<(u64, u64)> {
     // SAFETY: `stat` is plain data; all zeroes is a valid value.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     sys::syscall6(libc::SYS_fstat, [fd, &raw mut st as i64, 0, 0, 0, 0]).ok()?;
