@@ -168,6 +168,9 @@ pub fn start() {
             trampoline::MapError::Occupied => {
                 "cannot map the trampoline at address 0: something is already mapped there (is libzpoline.so preloaded twice?)".to_string()
             }
+            trampoline::MapError::Moved(at) => format!(
+                "cannot map the trampoline at address 0: the mapping was placed at {at:#x} instead (MAP_FIXED_NOREPLACE ignored: a kernel older than 4.17, or the program runs under an emulator such as valgrind, which zpoline cannot work in)"
+            ),
             trampoline::MapError::Other(what, e) => format!("cannot set up the trampoline at address 0: {what} failed with errno {e}"),
         };
         return fail(&msg, keep_going);

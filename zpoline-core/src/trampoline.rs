@@ -107,6 +107,8 @@ pub enum MapError {
     Forbidden(i32),
     /// Something already occupies address 0.
     Occupied,
+    /// The mapping was placed elsewhere (this address): `MAP_FIXED_NOREPLACE` was not honoured.
+    Moved(u64),
     /// Any other failure, with its errno.
     Other(&'static str, i32),
 }
@@ -118,9 +120,10 @@ pub fn map(entry: u64) -> Result<(), MapError> {
     match sys::mmap(0, PAGE, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) {
         Ok(0) => {}
         Ok(other) => {
-            // An old kernel took MAP_FIXED_NOREPLACE as a hint.
+            // MAP_FIXED_NOREPLACE taken as a hint: a kernel older than 4.17, or a program that
+            // emulates the kernel (valgrind).
             let _ = sys::munmap(other as u64, PAGE);
-            return Err(MapError::Occupied);
+            return Err(MapError::Moved(other as u64));
         }
         Err(libc::EEXIST) => return Err(MapError::Occupied),
         Err(e @ (libc::EPERM | libc::EACCES)) => return Err(MapError::Forbidden(e)),
