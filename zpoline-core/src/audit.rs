@@ -89,7 +89,7 @@ pub fn init(startup: Startup) {
             0,
         ],
     );
-    if low != 2 {
+    if PATH.get().is_some() {
         let _ = sys::syscall6(libc::SYS_close, [low, 0, 0, 0, 0, 0]);
     }
     if let Ok(fd) = high
@@ -120,7 +120,7 @@ fn open_append(path: &core::ffi::CStr) -> sys::SysResult {
 
 /// Where the report goes at exit, and whether that descriptor must be closed afterwards: the
 /// runtime's own descriptor if it still is (same file), else the file opened again, else
-/// stderr.
+/// stderr if it is still the same file; -1 (no report) otherwise.
 fn report_fd() -> (i64, bool) {
     let fd = FD.load(Ordering::Relaxed) as i64;
     if fd >= 0 && crate::lazy::identity(fd).is_some_and(|id| Some(&id) == FD_ID.get()) {
@@ -129,7 +129,10 @@ fn report_fd() -> (i64, bool) {
     match PATH.get().map(|p| open_append(p)) {
         Some(Ok(fd)) => (fd, true),
         Some(Err(_)) => (-1, false),
-        None => (2, false),
+        // stderr, if it still is the file it was at start-up (else the report is dropped
+        // rather than written into a file of the program's).
+        None if crate::lazy::identity(2).is_some_and(|id| Some(&id) == FD_ID.get()) => (2, false),
+        None => (-1, false),
     }
 }
 

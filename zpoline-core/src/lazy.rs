@@ -14,6 +14,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
+use crate::arch::x86_64 as arch;
 use crate::{decode, ehframe, signals, sites, sys};
 
 /// The `/proc/self/mem` descriptor, or -1 (none, or lazy rewriting off).
@@ -25,8 +26,12 @@ static MEM_INO: AtomicU64 = AtomicU64::new(0);
 /// Set in a child that does not share its parent's memory (fork): the inherited descriptor
 /// still writes into the parent's memory; a new one is opened before the next rewrite.
 static STALE: AtomicBool = AtomicBool::new(false);
-/// Held (never waited for) while a thread replaces the descriptor.
-static REOPENING: AtomicBool = AtomicBool::new(false);
+/// Held (never waited for) by the thread that is rewriting a site: one rewrite at a time, so
+/// that no thread decodes a function while another has one of its sites half-written (`0f d0`
+/// would throw the decoder off its instruction boundaries), two threads never write the same
+/// site, and the descriptor is replaced by one thread only. A thread that finds it taken
+/// leaves its site on the net for that call; the next call tries again.
+static BUSY: AtomicBool = AtomicBool::new(false);
 /// Sites rewritten lazily.
 pub static REWRITTEN: AtomicU64 = AtomicU64::new(0);
 /// The lowest descriptor the runtime's `/proc/self/mem` may take.
@@ -51,6 +56,8 @@ pub fn forked() {
     if MEM_FD.load(Ordering::Relaxed) >= 0 {
         STALE.store(true, Ordering::Release);
     }
+    // A parent thread that was rewriting does not exist here.
+    BUSY.store(false, Ordering::Release);
 }
 
 /// The identity (`st_dev`, `st_ino`) of the file open at `fd`.
@@ -100,8 +107,8 @@ fn open(reuse: Option<i64>) -> Option<i64> {
 }
 
 /// The descriptor to write through: still the runtime's file, and open in this process
-/// (reopened after a fork or when the application closed it). `None` when there is none or
-/// another thread is replacing it (the site stays on the net for this call).
+/// (reopened after a fork or when the application closed it). `None` when there is none.
+/// Called with [`BUSY`] held.
 fn usable_fd() -> Option<i64> {
     let fd = MEM_FD.load(Ordering::Acquire);
     if fd < 0 {
@@ -115,21 +122,30 @@ fn usable_fd() -> Option<i64> {
     if ours && !STALE.load(Ordering::Acquire) {
         return Some(fd);
     }
-    if REOPENING.swap(true, Ordering::Acquire) {
-        return None;
-    }
-    STALE.store(false, Ordering::Release);
     let r = open(ours.then_some(fd));
-    REOPENING.store(false, Ordering::Release);
+    // Cleared only once the new descriptor is published.
+    STALE.store(false, Ordering::Release);
     r
 }
 
 /// Rewrites the `syscall` at `site` if it lies in a loaded object and is proven safe. Returns
 /// whether it did.
 pub fn try_rewrite(site: u64) -> bool {
-    if MEM_FD.load(Ordering::Acquire) < 0 {
+    // A vfork child shares its parent's memory but not its descriptor table: it leaves the
+    // rewriting to the parent.
+    if MEM_FD.load(Ordering::Acquire) < 0 || arch::in_vfork_child() {
         return false;
     }
+    if BUSY.swap(true, Ordering::Acquire) {
+        return false;
+    }
+    let done = rewrite(site);
+    BUSY.store(false, Ordering::Release);
+    done
+}
+
+/// [`try_rewrite`] with [`BUSY`] held.
+fn rewrite(site: u64) -> bool {
     let Some(hdr) = ehframe::eh_frame_hdr_of(site) else {
         return false;
     };
@@ -161,7 +177,7 @@ pub fn try_rewrite(site: u64) -> bool {
         return false;
     }
     if !put(site, 0xff) {
-        // Back to `syscall`, the net's business again.
+        // Back to `syscall`, the net's business again (no other thread writes this site).
         let _ = put(site + 1, 0x05);
         return false;
     }

@@ -220,21 +220,18 @@ fn is_non_canonical_call(rip: u64, rax: u64) -> bool {
 /// written first, and `0f d0` is an undefined opcode (SIGILL), never a different instruction.
 pub const HALF_REWRITTEN: [u8; 2] = [0x0f, 0xd0];
 
-/// Whether a SIGILL at `rip` is a site caught half-way through its lazy rewrite.
-fn is_half_rewritten(rip: u64) -> bool {
-    // SAFETY: rip is the address of the faulting instruction, which was fetched.
-    sites::contains(rip)
-        && unsafe { core::ptr::read_volatile(rip as *const [u8; 2]) } == HALF_REWRITTEN
-}
-
 extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
     let uc = unsafe { &mut *(ctx as *mut libc::ucontext_t) };
     let g = &mut uc.uc_mcontext.gregs;
     let (rip, rax, rsp) = (g[REG_RIP] as u64, g[REG_RAX] as u64, g[REG_RSP] as u64);
     let entry = arch::zp_entry as *const () as usize as i64;
-    if sig as i64 == SIGILL {
-        if is_half_rewritten(rip) {
+    // SAFETY: the kernel passes a valid siginfo.
+    let from_kernel = unsafe { (*info).si_code } > 0;
+    if sig as i64 == SIGILL && from_kernel && sites::contains(rip) {
+        // A site met half-way through its lazy rewrite (see `lazy.rs`).
+        // SAFETY: rip is the address of the faulting instruction, which was fetched.
+        if unsafe { core::ptr::read_volatile(rip as *const [u8; 2]) } == HALF_REWRITTEN {
             // Do what the finished `callq *%rax` will do (the site was proven to keep nothing
             // below its stack pointer): push the return address, enter the dispatcher.
             let sp = rsp - 8;
@@ -242,8 +239,12 @@ extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_vo
             unsafe { core::ptr::write_volatile(sp as *mut u64, rip + 2) };
             g[REG_RSP] = sp as i64;
             g[REG_RIP] = entry;
-            return;
         }
+        // Otherwise the rewrite finished (or was undone) while the signal was delivered: run
+        // the site again as it is now.
+        return;
+    }
+    if sig as i64 == SIGILL {
         forward(sig, info, ctx);
         return;
     }
