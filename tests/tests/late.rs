@@ -13,34 +13,30 @@ fn late_lib() -> std::path::PathBuf {
     )
 }
 
-#[test]
-fn dlopen_library_with_raw_syscalls_is_hooked() {
+/// `late MODE late_lib.so N` (a library with a raw `getppid`, loaded with dlopen), compared
+/// with `strace -f`.
+fn late_dlopen(mode: &str, calls: &str) {
     require_page_zero();
     let cmd = Cmd::new(compile_program("late"))
-        .arg("dlopen")
+        .arg(mode)
         .arg(late_lib())
-        .arg("7");
-    counts_match_strace("late-dlopen", cmd, &[(110, "getppid")]);
+        .arg(calls);
+    counts_match_strace(&format!("late-{mode}"), cmd, &[(110, "getppid")]);
+}
+
+#[test]
+fn dlopen_library_with_raw_syscalls_is_hooked() {
+    late_dlopen("dlopen", "7");
 }
 
 #[test]
 fn a_site_rewritten_lazily_in_a_fork_child_changes_the_child_only() {
-    require_page_zero();
-    let cmd = Cmd::new(compile_program("late"))
-        .arg("forkdlopen")
-        .arg(late_lib())
-        .arg("5");
-    counts_match_strace("late-forkdlopen", cmd, &[(110, "getppid")]);
+    late_dlopen("forkdlopen", "5");
 }
 
 #[test]
 fn a_file_the_program_puts_at_the_runtimes_descriptor_is_never_written() {
-    require_page_zero();
-    let cmd = Cmd::new(compile_program("late"))
-        .arg("dupdlopen")
-        .arg(late_lib())
-        .arg("5");
-    counts_match_strace("late-dupdlopen", cmd, &[(110, "getppid")]);
+    late_dlopen("dupdlopen", "5");
 }
 
 #[test]
