@@ -336,13 +336,15 @@ pub enum Mode {
     Zpoline,
     /// With `LD_PRELOAD=libzpoline.so` and `LIBZPHOOK=<path>`.
     Hook(PathBuf),
+    /// Through the launcher's own loader: `zpoline run --hook <path> -- PROGRAM ARGS`.
+    Loader(PathBuf),
 }
 
 impl Mode {
     /// The environment variables this mode adds.
     pub fn env(&self) -> Vec<(String, OsString)> {
         let mut env = Vec::new();
-        if *self != Mode::Native {
+        if matches!(self, Mode::Zpoline | Mode::Hook(_)) {
             env.push(("LD_PRELOAD".to_string(), libzpoline().into_os_string()));
         }
         if let Mode::Hook(hook) = self {
@@ -360,6 +362,28 @@ impl Mode {
                 "under libzpoline.so with hook {}",
                 h.file_name().unwrap_or_default().to_string_lossy()
             ),
+            Mode::Loader(h) => format!(
+                "through the launcher's loader with hook {}",
+                h.file_name().unwrap_or_default().to_string_lossy()
+            ),
+        }
+    }
+
+    /// The program and arguments that run `program args` in this mode.
+    pub fn invocation(&self, program: &OsStr, args: &[OsString]) -> (OsString, Vec<OsString>) {
+        match self {
+            Mode::Loader(h) => {
+                let mut all: Vec<OsString> = vec![
+                    "run".into(),
+                    "--hook".into(),
+                    h.clone().into_os_string(),
+                    "--".into(),
+                    program.to_os_string(),
+                ];
+                all.extend(args.iter().cloned());
+                (release_artifact("zpoline").into_os_string(), all)
+            }
+            _ => (program.to_os_string(), args.to_vec()),
         }
     }
 }
@@ -430,8 +454,9 @@ impl Cmd {
         for (k, v) in mode_env_os(mode).iter().chain(self.env.iter()) {
             let _ = write!(s, " {}={}", k.to_string_lossy(), shell_quote(v.as_os_str()));
         }
-        let _ = write!(s, " {}", shell_quote(&self.program));
-        for a in &self.args {
+        let (program, args) = mode.invocation(&self.program, &self.args);
+        let _ = write!(s, " {}", shell_quote(&program));
+        for a in &args {
             let _ = write!(s, " {}", shell_quote(a));
         }
         s
@@ -458,8 +483,9 @@ impl Cmd {
         if *mode != Mode::Native {
             require_page_zero();
         }
-        let mut cmd = self.base_command(&self.program);
-        cmd.args(&self.args);
+        let (program, args) = mode.invocation(&self.program, &self.args);
+        let mut cmd = self.base_command(&program);
+        cmd.args(&args);
         for (k, v) in mode_env_os(mode).iter().chain(self.env.iter()) {
             cmd.env(k, v);
         }
@@ -487,7 +513,8 @@ impl Cmd {
             cmd.arg("-E").arg(&kv);
             let _ = write!(repro, " -E {}", shell_quote(&kv));
         }
-        cmd.arg("--").arg(&self.program).args(&self.args);
+        let (program, args) = mode.invocation(&self.program, &self.args);
+        cmd.arg("--").arg(&program).args(&args);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -499,8 +526,8 @@ impl Cmd {
         for (k, v) in &self.env {
             let _ = write!(full, " {}={}", k.to_string_lossy(), shell_quote(v));
         }
-        let _ = write!(full, " {repro} -- {}", shell_quote(&self.program));
-        for a in &self.args {
+        let _ = write!(full, " {repro} -- {}", shell_quote(&program));
+        for a in &args {
             let _ = write!(full, " {}", shell_quote(a));
         }
         let outcome = self.spawn_and_wait(cmd, full, self.timeout.max(STRACE_TIMEOUT));
@@ -1345,13 +1372,28 @@ pub fn compare_counts(hook: &HookCounts, strace: &WindowCounts) -> Result<String
 /// hook's counts per syscall number with what strace saw between the hook's markers.
 /// `must_see` lists syscall numbers (with names, for the message) the hook must have counted.
 pub fn counts_match_strace(label: &str, cmd: Cmd, must_see: &[(u64, &str)]) {
+    counts_match_strace_in(label, cmd, must_see, false)
+}
+
+/// [`counts_match_strace`] through the launcher's loader (`zpoline run`): every system call from
+/// the program's first instruction on (its dynamic loader's too) is in the window.
+pub fn counts_match_strace_loaded(label: &str, cmd: Cmd, must_see: &[(u64, &str)]) {
+    counts_match_strace_in(label, cmd, must_see, true)
+}
+
+fn counts_match_strace_in(label: &str, cmd: Cmd, must_see: &[(u64, &str)], loaded: bool) {
     let hook = compile_hook("count");
     let scratch = Scratch::new(&format!("count-{label}"));
     let dumps = scratch.join("dumps");
     std::fs::create_dir_all(&dumps).unwrap();
     let cmd = cmd.env("ZPTEST_COUNT_DIR", &dumps);
     let trace_file = scratch.join("strace.txt");
-    let (o, trace) = cmd.run_strace(&Mode::Hook(hook), &trace_file);
+    let mode = if loaded {
+        Mode::Loader(hook)
+    } else {
+        Mode::Hook(hook)
+    };
+    let (o, trace) = cmd.run_strace(&mode, &trace_file);
     o.assert_success(&format!("{label} under strace with the counting hook"));
     let hook_counts = read_count_dumps(&dumps);
     let window = hook_window_counts(&trace);

@@ -24,6 +24,9 @@ pub struct Frame {
     pub action: u64,
     /// Address of the saved vector state.
     pub vsave: u64,
+    /// The thread pointer (`%fs` base) at the site, put back on the way out: the application's
+    /// own when the launcher's loader started it, 0 under `LD_PRELOAD` (`%fs` is not touched).
+    pub fs: u64,
     /// Application registers at the site.
     pub r15: u64,
     #[allow(missing_docs)]
@@ -61,10 +64,11 @@ pub struct Frame {
     pub retp: u64,
 }
 
-const_assert_eq!(core::mem::size_of::<Frame>(), 168);
+const_assert_eq!(core::mem::size_of::<Frame>(), 176);
 const_assert_eq!(core::mem::offset_of!(Frame, vsave), 24);
-const_assert_eq!(core::mem::offset_of!(Frame, rax), 136);
-const_assert_eq!(core::mem::offset_of!(Frame, rbp), 144);
+const_assert_eq!(core::mem::offset_of!(Frame, fs), 32);
+const_assert_eq!(core::mem::offset_of!(Frame, rax), 144);
+const_assert_eq!(core::mem::offset_of!(Frame, rbp), 152);
 
 impl Frame {
     /// The application's stack pointer at the site.
@@ -255,6 +259,12 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             return r;
         }
         SYS_ARCH_PRCTL => {
+            if arch::loader_mode() {
+                // SAFETY: the application's own arguments.
+                if let Some(r) = unsafe { crate::loader::arch_prctl(a1, a2) } {
+                    return r;
+                }
+            }
             // SAFETY: forwarded unchanged to the kernel.
             let r = unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
             if a1 == ARCH_REQ_XCOMP_PERM && r == 0 {
@@ -283,8 +293,9 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             if f.switched() {
                 arch::set_dstack_busy(false);
             }
-            // SAFETY: the kernel finds the signal frame at the site's stack pointer.
-            unsafe { arch::sigreturn_at(f.site_sp()) }
+            // SAFETY: the kernel finds the signal frame at the site's stack pointer; the
+            // thread pointer is the one the returning code had (0: left alone).
+            unsafe { arch::sigreturn_at(f.site_sp(), f.fs) }
         }
         SYS_CLONE if a2 != 0 => {
             // clone(flags, stack, ptid, ctid, tls): the child starts on `stack`.
@@ -374,8 +385,26 @@ unsafe fn clone_new_stack(args: &[i64; 7], f: &Frame, flags: i64) -> i64 {
         // this process, which then reopens its own descriptor once, needlessly).
         crate::lazy::forked();
     }
+    // Loader mode: a thread gets a runtime TLS block of its own (else it shares ours, like the
+    // vfork-like child, or has a copy of it); one without CLONE_SETTLS takes the application's
+    // thread pointer, not the runtime's it would inherit from here.
+    let (mut child_tp, mut child_fs) = (0, 0);
+    if arch::loader_mode() {
+        if flags & CLONE_VM != 0 && !vfork_like {
+            match crate::loader::new_thread_block() {
+                Some(tp) => child_tp = tp,
+                None => return -(libc::EAGAIN as i64),
+            }
+        }
+        if flags & (libc::CLONE_SETTLS as i64) == 0 {
+            child_fs = f.fs;
+        }
+    }
     // SAFETY: the caller prepared args and the child frame.
-    let r = unsafe { arch::clone_with_frame(args, f, u64::from(vfork_like)) };
+    let r = unsafe { arch::clone_with_frame(args, f, u64::from(vfork_like), child_tp, child_fs) };
+    if r < 0 && child_tp != 0 {
+        crate::loader::free_thread_block(child_tp);
+    }
     if vfork_like {
         arch::set_vfork_child(false);
     }

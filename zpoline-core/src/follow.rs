@@ -25,7 +25,7 @@ pub fn init(runtime: &str) {
     let mut vars = vec![format!("LD_PRELOAD={runtime}\0").into_bytes()];
     for (k, v) in std::env::vars_os() {
         let k = k.to_string_lossy();
-        if k == "LIBZPHOOK" || k.starts_with("ZPOLINE_") {
+        if k == "LIBZPHOOK" || (k.starts_with("ZPOLINE_") && k != "ZPOLINE_LOADER") {
             let mut e = format!("{k}=").into_bytes();
             e.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()));
             e.push(0);

@@ -118,8 +118,18 @@ fn mmap_min_addr() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The whole start-up sequence.
+/// The whole start-up sequence (`LD_PRELOAD`: every executable mapping is rewritten).
 pub fn start() {
+    start_with(None);
+}
+
+/// The start-up sequence for a program the launcher's loader mapped: only its executable
+/// `ranges` (and the vDSO) are rewritten, not the launcher's own code.
+pub fn start_for_program(ranges: &[(u64, u64)]) {
+    start_with(Some(ranges));
+}
+
+fn start_with(only: Option<&[(u64, u64)]>) {
     if STARTED.swap(true, Ordering::SeqCst) {
         return;
     }
@@ -194,7 +204,7 @@ pub fn start() {
         );
     }
     let t1 = std::time::Instant::now();
-    let report = match rewrite::rewrite_all() {
+    let report = match rewrite::rewrite_all(only) {
         Ok(r) => r,
         Err(msg) => return fail(&msg, keep_going),
     };
@@ -345,6 +355,10 @@ fn start_net(debug: bool, needed: bool) {
 /// The ELF constructor (not in unit-test binaries, which test the parts one by one).
 #[cfg(not(test))]
 extern "C" fn constructor() {
+    if crate::loader::requested() {
+        // The launcher starts the runtime itself once the program is mapped (loader.rs).
+        return;
+    }
     start();
 }
 

@@ -22,6 +22,7 @@ pub mod follow;
 pub mod hook;
 pub mod init;
 pub mod lazy;
+pub mod loader;
 pub mod maps;
 pub mod rewrite;
 pub mod signals;

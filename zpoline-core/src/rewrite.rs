@@ -219,12 +219,25 @@ fn patch(writes: &[Write], runs: &[(u64, u64, i32)]) -> Result<(), (&'static str
     result
 }
 
-/// Rewrites every safe site of every executable mapping.
-pub fn rewrite_all() -> Result<Report, String> {
+/// Rewrites every safe site of every executable mapping, or with `only`, of the mappings that
+/// overlap those ranges and of the vDSO (a program started by the launcher's loader).
+pub fn rewrite_all(only: Option<&[(u64, u64)]>) -> Result<Report, String> {
     let all = maps::read_self()
         .map_err(|e| format!("cannot read /proc/self/maps (errno {e}); is /proc mounted?"))?;
     let mut report = Report::default();
-    let found = find_all(&all, &mut report);
+    let found = match only {
+        None => find_all(&all, &mut report),
+        Some(ranges) => {
+            let chosen: Vec<Mapping> = all
+                .iter()
+                .filter(|m| {
+                    m.path == "[vdso]" || ranges.iter().any(|&(s, e)| m.start < e && s < m.end)
+                })
+                .cloned()
+                .collect();
+            find_all(&chosen, &mut report)
+        }
+    };
     let entry = crate::arch::x86_64::zp_entry as *const () as u64;
     let mut writes = Vec::with_capacity(found.len());
     let mut stubs = Stubs::default();

@@ -85,11 +85,11 @@ impl Owned {
 
     /// The runtime's own action for this signal, with the application's SA_ONSTACK.
     fn ours(&self, app_flags: u64) -> KSigaction {
-        let handler: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+        let handler: unsafe extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
             if self.sig == SIGSYS {
-                crate::sud::handler
+                arch::sys_signal_entry
             } else {
-                handler
+                arch::fault_signal_entry
             };
         KSigaction {
             handler: handler as *const () as usize as u64,
@@ -147,6 +147,10 @@ pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> 
         return None;
     }
     let Some(o) = owned(sig).filter(|o| o.installed.load(Ordering::Acquire)) else {
+        if arch::loader_mode() && (1..=64).contains(&sig) && owned(sig).is_none() {
+            // SAFETY: the application's own arguments.
+            return Some(unsafe { wrapped_sigaction(sig, act, old, size) });
+        }
         if act != 0 && crate::sud::available() {
             // SAFETY: the application passed a readable struct sigaction.
             let mut copy = unsafe { core::ptr::read_volatile(act as *const KSigaction) };
@@ -179,6 +183,53 @@ pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> 
         unsafe { core::ptr::write_volatile(old as *mut KSigaction, prev) };
     }
     Some(0)
+}
+
+/// `rt_sigaction` in loader mode for a signal the runtime does not own: a handler function is
+/// installed as [`arch::app_signal_entry`], which runs it with the application's thread
+/// pointer; the application sees its own handler in `old`. One real system call, as natively.
+///
+/// # Safety
+/// `act` / `old` are the application's pointers (null or valid for the kernel's struct).
+unsafe fn wrapped_sigaction(sig: i64, act: i64, old: i64, size: i64) -> i64 {
+    let slot = &arch::APP_HANDLERS[sig as usize];
+    let before = slot.load(Ordering::Acquire);
+    let entry = arch::app_signal_entry as *const () as usize as u64;
+    let mut copy = if act != 0 {
+        // SAFETY: the application passed a readable struct sigaction.
+        unsafe { core::ptr::read_volatile(act as *const KSigaction) }
+    } else {
+        KSigaction::default()
+    };
+    let mut pass = act;
+    if act != 0 {
+        if crate::sud::available() {
+            copy.mask &= !sigbit(SIGSYS);
+        }
+        if copy.handler > 1 {
+            slot.store(copy.handler, Ordering::Release);
+            copy.handler = entry;
+        }
+        pass = &copy as *const KSigaction as i64;
+    }
+    let r = sys::syscall6(libc::SYS_rt_sigaction, [sig, pass, old, size, 0, 0]);
+    match r {
+        Err(e) => {
+            slot.store(before, Ordering::Release);
+            -(e as i64)
+        }
+        Ok(_) => {
+            if old != 0 {
+                // SAFETY: the kernel just wrote the previous action there.
+                let prev = unsafe { core::ptr::read_volatile(old as *const u64) };
+                if prev == entry {
+                    // SAFETY: as above.
+                    unsafe { core::ptr::write_volatile(old as *mut u64, before) };
+                }
+            }
+            0
+        }
+    }
 }
 
 /// The bit of signal `sig` in a kernel signal set.
@@ -220,7 +271,8 @@ fn is_non_canonical_call(rip: u64, rax: u64) -> bool {
 /// written first, and `0f d0` is an undefined opcode (SIGILL), never a different instruction.
 pub const HALF_REWRITTEN: [u8; 2] = [0x0f, 0xd0];
 
-extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+/// The SIGSEGV/SIGILL handler (entered through [`arch::fault_signal_entry`]).
+pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
     let uc = unsafe { &mut *(ctx as *mut libc::ucontext_t) };
     let g = &mut uc.uc_mcontext.gregs;
@@ -306,16 +358,22 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     if act.flags & SA_RESETHAND != 0 {
         o.set_app_action(&KSigaction::default());
     }
-    if act.flags & SA_SIGINFO != 0 {
-        // SAFETY: the application registered a three-argument handler.
-        let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
-            unsafe { core::mem::transmute(act.handler as *const () as usize) };
-        f(sig, info, ctx);
-    } else {
-        // SAFETY: the application registered a one-argument handler.
-        let f: extern "C" fn(i32) =
-            unsafe { core::mem::transmute(act.handler as *const () as usize) };
-        f(sig);
+    // Loader mode: the application's handler runs with its own thread pointer.
+    let runtime_fs = arch::loader_mode().then(|| {
+        let (ours, theirs) = (arch::fs_base(), arch::app_fs());
+        // SAFETY: only the application's handler runs until it is set back below (or the
+        // handler leaves for application code, which wants this thread pointer).
+        unsafe { arch::set_fs_base(theirs) };
+        ours
+    });
+    // Either way the handler gets three arguments; a one-argument handler ignores two.
+    // SAFETY: the application registered this handler.
+    let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+        unsafe { core::mem::transmute(act.handler as *const () as usize) };
+    f(sig, info, ctx);
+    if let Some(ours) = runtime_fs {
+        // SAFETY: back to the runtime's thread pointer for the rest of the handler.
+        unsafe { arch::set_fs_base(ours) };
     }
     // Returning restores the interrupted mask (and any context change the handler made).
 }

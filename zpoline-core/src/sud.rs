@@ -216,7 +216,7 @@ const REG_RSP: usize = libc::REG_RSP as usize;
 const REG_RIP: usize = libc::REG_RIP as usize;
 const REG_EFL: usize = libc::REG_EFL as usize;
 
-/// The SIGSYS handler.
+/// The SIGSYS handler (entered through [`arch::sys_signal_entry`]).
 pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let prev = arch::selector();
     arch::set_selector(ALLOW);
@@ -250,7 +250,8 @@ pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut
             // These need the dispatcher's frame handling (a stack to return on, a shared stack
             // to preserve, the signal frame at the site's stack pointer): enter it as a
             // rewritten site would.
-            15 | 56 | 58 | 435 => {
+            // arch_prctl: in loader mode it changes the thread pointer the dispatch restores.
+            15 | 56 | 58 | 158 | 435 => {
                 sites::insert(site);
                 let sp = g[REG_RSP] as u64 - 8;
                 // SAFETY: the application's stack, where a rewritten site would have pushed.

@@ -95,20 +95,71 @@ pub const FAST_AREA: u64 = 2688;
 // (bit 0: this task is the child of a vfork-like clone, sharing its parent's memory and TLS);
 // [16] the Syscall User Dispatch selector byte (see sud.rs); [24] the top of the thread's
 // dispatch stack (0: none yet), [32] its index in the pool and [40] whether a dispatch is on
-// it (see dstack.rs).
-// Initial-exec TLS: the runtime is loaded at start-up (LD_PRELOAD), so its block is in the static
-// TLS area and reachable as %fs:offset without calling __tls_get_addr.
+// it (see dstack.rs); [48] the application's own thread pointer (programs started by the
+// launcher's loader, see `loader.rs`).
+// Initial-exec TLS: the runtime is loaded at start-up (LD_PRELOAD, or by the launcher before the
+// program), so its block is in the static TLS area and reachable as %fs:offset without calling
+// __tls_get_addr.
 global_asm!(
     ".pushsection .tbss,\"awT\",@nobits",
     ".p2align 3",
     ".globl zp_tls",
     ".hidden zp_tls",
     ".type zp_tls, @object",
-    ".size zp_tls, 48",
+    ".size zp_tls, 56",
     "zp_tls:",
-    ".zero 48",
+    ".zero 56",
     ".popsection",
 );
+
+/// Non-zero when the launcher's loader started the program in this process: the program has a
+/// thread pointer (`%fs`) of its own, the runtime's is the GS base of each thread, and every
+/// way into the runtime (dispatcher, signal handlers) switches `%fs` and back.
+pub static LOADER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Whether the loader started the program (see [`LOADER`]).
+#[inline(always)]
+pub fn loader_mode() -> bool {
+    LOADER.load(core::sync::atomic::Ordering::Relaxed) != 0
+}
+
+/// The `%fs` base of the calling thread (FSGSBASE instructions: loader mode only).
+#[inline(always)]
+pub fn fs_base() -> u64 {
+    let v: u64;
+    // SAFETY: rdfsbase only reads the register; the loader checked the kernel enables it.
+    unsafe { asm!("rdfsbase {}", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// Sets the `%fs` base of the calling thread (loader mode only).
+///
+/// # Safety
+/// Code that runs next must expect this thread pointer.
+#[inline(always)]
+pub unsafe fn set_fs_base(v: u64) {
+    // SAFETY: the caller's contract; the loader checked the kernel enables FSGSBASE.
+    unsafe { asm!("wrfsbase {}", in(reg) v, options(nostack, preserves_flags)) };
+}
+
+/// The GS base of the calling thread: the runtime's thread pointer in loader mode.
+#[inline(always)]
+pub fn gs_base() -> u64 {
+    let v: u64;
+    // SAFETY: rdgsbase only reads the register; the loader checked the kernel enables it.
+    unsafe { asm!("rdgsbase {}", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// Sets the GS base of the calling thread.
+///
+/// # Safety
+/// In loader mode it must be a thread pointer of the runtime's (a TLS block of its libc).
+#[inline(always)]
+pub unsafe fn set_gs_base(v: u64) {
+    // SAFETY: the caller's contract; the loader checked the kernel enables FSGSBASE.
+    unsafe { asm!("wrgsbase {}", in(reg) v, options(nostack, preserves_flags)) };
+}
 
 /// Reads the word at `zp_tls + OFF` of the calling thread.
 #[inline(always)]
@@ -152,6 +203,7 @@ mod tls {
     pub const DSTACK_TOP: usize = 24;
     pub const DSTACK_INDEX: usize = 32;
     pub const DSTACK_BUSY: usize = 40;
+    pub const APP_FS: usize = 48;
     /// A vfork-like child sharing its parent's memory and TLS.
     pub const VFORK_CHILD: u64 = 1;
     /// The safety net is on for this thread.
@@ -238,6 +290,19 @@ pub fn dstack_index() -> u64 {
 pub fn set_dstack(top: u64, index: u64) {
     tls_store::<{ tls::DSTACK_INDEX }>(index);
     tls_store::<{ tls::DSTACK_TOP }>(top);
+}
+
+/// The application's own thread pointer on this thread (loader mode): the `%fs` base its
+/// code and signal handlers run with.
+#[inline(always)]
+pub fn app_fs() -> u64 {
+    tls_load::<{ tls::APP_FS }>()
+}
+
+/// Records the application's own thread pointer on this thread (loader mode).
+#[inline(always)]
+pub fn set_app_fs(v: u64) {
+    tls_store::<{ tls::APP_FS }>(v)
 }
 
 /// Whether this thread's dispatch stack is in use.
@@ -342,27 +407,35 @@ pub unsafe extern "C" fn zp_entry() {
         // ---- choose the stack: the thread's dispatch stack unless already on it --------------
         "pushfq", // S-16: application rflags, before anything changes them (the site
         // was proven not to keep data below its stack pointer; a stub has stepped over it)
-        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "mov %fs:24(%rcx), %r11", // r11 = top of this thread's dispatch stack (0: none)
-        "testq $8, %fs:8(%rcx)", // a spawned child on its own stack, sharing our TLS?
+        // Until the frame is built, %fs may be the application's own thread pointer (a
+        // program started by the loader): zp_tls is reached by its address instead.
+        "cmpq $0, {loader}(%rip)", // started by the launcher's loader?
+        "jne 13f", // then the runtime's thread pointer is the GS base
+        "mov %fs:0, %rcx", // rcx = thread pointer (glibc keeps it at %fs:0)
+        "14:",
+        "add zp_tls@GOTTPOFF(%rip), %rcx", // rcx = &zp_tls of this thread
+        "mov 24(%rcx), %r11", // r11 = top of this thread's dispatch stack (0: none)
+        "testq $8, 8(%rcx)", // a spawned child on its own stack, sharing our TLS?
         "jnz 10f", // stay where we are
         "test %r11, %r11", // no dispatch stack yet?
         "jz 10f", // stay (zp_prepare claims one for the next time)
-        "cmpq $0, %fs:40(%rcx)", // is it in use (a dispatch on it was interrupted by a
+        "cmpq $0, 40(%rcx)", // is it in use (a dispatch on it was interrupted by a
         "jne 10f", // signal whose handler made this call)? stay where we are
-        "cmp %r11, %rsp", // above its top?
-        "jae 11f", // switch
-        "lea -{dsize}(%r11), %rcx", // rcx = its bottom
-        "cmp %rcx, %rsp", // below its bottom?
-        "jb 11f", // switch
+        "sub %rsp, %r11", // r11 = top - rsp
+        "sub $1, %r11", // r11 = top - rsp - 1: below {dsize} (unsigned) iff on the stack
+        "cmp ${dsize}, %r11", // already on the dispatch stack (the hook itself)?
+        "jae 11f", // no: switch
         "10:", // stay on this stack (nested: a signal handler or the hook itself)
         "lea 8(%rsp), %rcx", // rcx = S-8, where the return address is
         "mov %rcx, %r11", // r11 = retp, untagged: this dispatch did not switch
         "lea -112(%rsp), %rsp", // rsp = S-128: below the red zone
         "jmp 12f",
+        "13:", // loader: the runtime's thread pointer for this thread is the GS base
+        "rdgsbase %rcx", // rcx = thread pointer of the runtime's TLS
+        "jmp 14b",
         "11:", // switch to the dispatch stack
-        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "movq $1, %fs:40(%rcx)", // mark it in use before anything is written on it
+        "movq $1, 40(%rcx)", // mark it in use before anything is written on it
+        "mov 24(%rcx), %r11", // r11 = its top
         "lea 8(%rsp), %rcx", // rcx = S-8
         "mov %r11, %rsp", // rsp = the dispatch stack's top
         "lea 1(%rcx), %r11", // r11 = retp tagged with bit 0: this dispatch switched
@@ -386,8 +459,21 @@ pub unsafe extern "C" fn zp_entry() {
         "push %r13",                     // rbp-96
         "push %r14",                     // rbp-104
         "push %r15",                     // rbp-112
-        "sub $32, %rsp", // F = rbp-144: prev, selector, action, vsave
+        "sub $40, %rsp", // F = rbp-152: prev, selector, action, vsave, fs
         "cld",                           // the C ABI wants DF clear in the hook
+        // ---- loader: the runtime's TLS from here on -----------------------------------------
+        "movq $0, 32(%rsp)", // F.fs = 0: %fs is left alone (LD_PRELOAD)
+        "cmpq $0, {loader}(%rip)", // started by the launcher's loader?
+        "je 15f",
+        "rdfsbase %rax", // rax = the thread pointer at the site (rax is saved)
+        "mov %rax, 32(%rsp)", // F.fs = it, put back on every way out
+        "rdgsbase %rcx", // rcx = the runtime's thread pointer for this thread
+        "cmp %rax, %rcx", // already the runtime's (nested in runtime code)?
+        "je 15f",
+        "wrfsbase %rcx", // %fs = the runtime's: its TLS and the hook's libc work
+        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
+        "mov %rax, %fs:48(%rcx)", // zp_tls.app_fs = the application's thread pointer
+        "15:",
         // ---- link the frame into this thread's zp_tls --------------------------------------
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
         "mov %fs:(%rcx), %r11",          // r11 = previous innermost frame
@@ -400,7 +486,9 @@ pub unsafe extern "C" fn zp_entry() {
         // ---- is the caller a rewritten site? which hook? (before the system call: the
         //      return of this call is predicted) ----------------------------------------------
         "mov %rsp, %rdi",                // arg0 = F
+        "and $-16, %rsp",                // the C ABI's alignment (the site's stack has none)
         "call {prepare}",                // rax = hook, or 0 (F.action = 1) for a non-site caller
+        "lea -152(%rbp), %rsp",          // rsp = F again (lea keeps the flags)
         "test %rax, %rax",
         "jz 5f",                         // not a site: fault like natively
         "mov %rax, %rbx", // rbx = hook (callee-saved)
@@ -420,7 +508,7 @@ pub unsafe extern "C" fn zp_entry() {
         "4:",
         "call {save}",                   // save the extended state (clobbers rax, rcx, rdx)
         "6:",
-        "mov %r12, -120(%rbp)",          // F.vsave = r12 (0 when nothing was saved)
+        "mov %r12, -128(%rbp)",          // F.vsave = r12 (0 when nothing was saved)
         // ---- hook(nr, a1, a2, a3, a4, a5, a6) ---------------------------------------------
         "sub $16, %rsp",                 // room for the seventh argument, alignment kept
         "mov -56(%rbp), %rax",           // a6 (application r9)
@@ -438,7 +526,7 @@ pub unsafe extern "C" fn zp_entry() {
         "call {restore}",                // restore the extended state (clobbers rax, rcx, rdx)
         "7:",
         // ---- unlink the frame and restore the registers --------------------------------
-        "lea -144(%rbp), %rsp",          // rsp = F
+        "lea -152(%rbp), %rsp",          // rsp = F
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
         "mov 0(%rsp), %r11", // r11 = F.prev
         "mov %r11, %fs:(%rcx)", // zp_tls.cur = F.prev
@@ -450,7 +538,12 @@ pub unsafe extern "C" fn zp_entry() {
         "mov $1, %r11d", // then application code runs with BLOCK
         "30:",
         "movb %r11b, %fs:16(%rcx)", // the selector for what runs next
-        "add $32, %rsp", // drop prev, selector, action, vsave
+        "cmpq $0, {loader}(%rip)", // loader: the site's thread pointer back
+        "je 32f",
+        "mov 32(%rsp), %r11", // r11 = F.fs
+        "wrfsbase %r11", // %fs is the application's again (no %fs access below)
+        "32:",
+        "add $40, %rsp", // drop prev, selector, action, vsave, fs
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -478,6 +571,8 @@ pub unsafe extern "C" fn zp_entry() {
         "mov -8(%rsp), %rcx", // rcx = return address, as the kernel leaves it
         "jmp *%rcx", // back to site + 2 (an indirect jump: predicted)
         "20:",                           // leaving the dispatch stack
+        "cmpq $0, {loader}(%rip)", // loader: %fs is the application's by now
+        "jne 22f",
         "call {setflags}",               // flags from r11 (clobbers rax, rcx)
         "mov (%rsp), %rax", // rax = result
         "mov 8(%rsp), %rcx", // rcx = retp (S-8) + 1
@@ -488,10 +583,21 @@ pub unsafe extern "C" fn zp_entry() {
         "mov -16(%rsp), %rax", // rax = result
         "mov -8(%rsp), %rcx", // rcx = return address, as the kernel leaves it
         "jmp *%rcx", // back to site + 2
+        "22:", // the same, reaching zp_tls through the GS base (the runtime's thread pointer)
+        "call {setflags}",               // flags from r11 (clobbers rax, rcx)
+        "mov (%rsp), %rax", // rax = result
+        "mov 8(%rsp), %rcx", // rcx = retp (S-8) + 1
+        "lea 7(%rcx), %rsp", // rsp = S, back on the application's stack
+        "mov %rax, -16(%rsp)", // park the result at S-16 (signal frames skip 128 bytes)
+        "mov zp_tls@GOTTPOFF(%rip), %rax", // rax = TLS offset of zp_tls (mov keeps the flags)
+        "movq $0, %gs:40(%rax)", // the dispatch stack is free again
+        "mov -16(%rsp), %rax", // rax = result
+        "mov -8(%rsp), %rcx", // rcx = return address, as the kernel leaves it
+        "jmp *%rcx", // back to site + 2
         // ---- not a rewritten site (call through a null pointer): fault like natively ----------
         "5:",
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "testb $1, 144+16(%rsp)", // did it switch to the dispatch stack?
+        "testb $1, 152+16(%rsp)", // did it switch to the dispatch stack?
         "jz 21f",
         "movq $0, %fs:40(%rcx)", // free it (a signal from here to the jump is not covered)
         "21:",
@@ -505,7 +611,12 @@ pub unsafe extern "C" fn zp_entry() {
         "mov $1, %r11d", // then application code runs with BLOCK
         "31:",
         "movb %r11b, %fs:16(%rcx)", // the selector for what runs next
-        "lea 32(%rsp), %rsp", // drop prev, selector, action, vsave
+        "cmpq $0, {loader}(%rip)", // loader: the site's thread pointer back
+        "je 33f",
+        "mov 32(%rsp), %r11", // r11 = F.fs
+        "wrfsbase %r11", // %fs is the application's again
+        "33:",
+        "lea 40(%rsp), %rsp", // drop prev, selector, action, vsave, fs
         "pop %r15",
         "pop %r14",
         "pop %r13",
@@ -537,6 +648,7 @@ pub unsafe extern "C" fn zp_entry() {
         fault = sym FAULT_TARGET,
         dsize = const crate::dstack::SIZE,
         setflags = sym restore_flags,
+        loader = sym LOADER,
         options(att_syntax),
     )
 }
@@ -1028,6 +1140,10 @@ pub const CHILD_FRAME: u64 = 14 * 8;
 /// With `vfork_child` non-zero the child marks itself with [`set_vfork_child`] (it shares this
 /// thread's TLS) before it returns to the site.
 ///
+/// Loader mode: a non-zero `child_tp` becomes the child's GS base (its own runtime thread
+/// pointer), and a non-zero `child_fs` its `%fs` base (a child without `CLONE_SETTLS` would
+/// otherwise keep the runtime's, which is current here).
+///
 /// # Safety
 /// `args` must describe a clone with a new stack prepared as above; `frame` must be the current
 /// dispatcher frame.
@@ -1036,12 +1152,18 @@ pub unsafe extern "C" fn clone_with_frame(
     args: *const [i64; 7],
     frame: *const Frame,
     vfork_child: u64,
+    child_tp: u64,
+    child_fs: u64,
 ) -> i64 {
     naked_asm!(
         "push %rbx",                     // callee-saved registers we use
         "push %r12",
         "push %r13",
+        "push %r14",
+        "push %r15",
         "mov %rdx, %rbx",                // rbx = vfork_child (survives into the child)
+        "mov %rcx, %r14",                // r14 = child_tp (survives into the child)
+        "mov %r8, %r15",                 // r15 = child_fs (survives into the child)
         "mov %rdi, %r13",                // r13 = args
         "mov 24(%rsi), %r12",            // r12 = frame.vsave (tagged), or 0
         "test %r12, %r12",
@@ -1058,21 +1180,36 @@ pub unsafe extern "C" fn clone_with_frame(
         "syscall",
         "test %rax, %rax",               // 0 in the child
         "jz 1f",
-        "pop %r13",                      // parent (or error): back to the caller
+        "pop %r15",                      // parent (or error): back to the caller
+        "pop %r14",
+        "pop %r13",
         "pop %r12",
         "pop %rbx",
         "ret",
         "1:",                            // child: rsp = the block on its new stack
+        "test %r14, %r14",               // loader: a runtime thread pointer of its own?
+        "jz 5f",
+        "wrgsbase %r14",                 // GS base = it
+        "5:",
+        "test %r15, %r15",               // loader: the application's thread pointer to take?
+        "jz 6f",
+        "wrfsbase %r15",                 // %fs = it (no %fs access below)
+        "6:",
+        "cmpq $0, {loader}(%rip)",       // r9 = the runtime's thread pointer of the child:
+        "je 7f",
+        "rdgsbase %r9",                  // the GS base (loader)
+        "jmp 8f",
+        "7:",
+        "mov %fs:0, %r9",                // or its own TLS, or ours (LD_PRELOAD)
+        "8:",
+        "add zp_tls@GOTTPOFF(%rip), %r9", // r9 = &zp_tls (in the child's runtime TLS)
         "test %rbx, %rbx",               // a vfork-like child sharing our TLS?
         "jz 3f",
-        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "orq $9, %fs:8(%rcx)", // zp_tls.flags |= vfork child, stays on its stack
+        "orq $9, 8(%r9)", // zp_tls.flags |= vfork child, stays on its stack
         "3:",
         "cmpq $0, {sud_active}(%rip)", // safety net on? (not inherited by a new task)
         "je 4f",
-        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "mov %fs:0, %r8", // r8 = thread pointer of the child (its own TLS, or ours)
-        "lea 16(%r8,%rcx), %r8", // r8 = &zp_tls.selector
+        "lea 16(%r9), %r8", // r8 = &zp_tls.selector
         "movb $1, (%r8)", // BLOCK: the child runs application code next
         "orq $2, 8-16(%r8)", // zp_tls.flags |= net on for this thread
         "mov $59, %edi", // prctl(PR_SET_SYSCALL_USER_DISPATCH,
@@ -1103,6 +1240,7 @@ pub unsafe extern "C" fn clone_with_frame(
         sud_active = sym crate::sud::ACTIVE,
         sud_start = sym crate::sud::RANGE_START,
         sud_len = sym crate::sud::RANGE_LEN,
+        loader = sym LOADER,
         options(att_syntax),
     )
 }
@@ -1171,17 +1309,164 @@ pub unsafe extern "C" fn vfork_preserving(
 }
 
 /// Executes `rt_sigreturn` with the stack pointer the application had at the site, which is
-/// where the kernel looks for the signal frame. Never returns.
+/// where the kernel looks for the signal frame, after setting the `%fs` base to `fs` when it is
+/// not 0 (loader mode). Never returns.
 ///
 /// # Safety
 /// `sp` must be the site's stack pointer of an `rt_sigreturn` call.
 #[unsafe(naked)]
-pub unsafe extern "C" fn sigreturn_at(sp: u64) -> ! {
+pub unsafe extern "C" fn sigreturn_at(sp: u64, fs: u64) -> ! {
     naked_asm!(
+        "test %rsi, %rsi", // loader: the thread pointer of the code the frame returns to?
+        "jz 1f",
+        "wrfsbase %rsi", // (the kernel does not restore it from the frame)
+        "1:",
         "mov %rdi, %rsp", // the stack the signal frame is on
         "mov $15, %eax",  // SYS_rt_sigreturn
         "syscall",
         "ud2", // not reached
+        options(att_syntax),
+    )
+}
+
+/// Makes a signal-handler entry for the runtime's own handler `$handler` (SIGSEGV, SIGILL,
+/// SIGSYS): in loader mode the interrupted code may run with the application's thread pointer,
+/// so `%fs` becomes the runtime's (the GS base) for the handler and is put back before it
+/// returns (the kernel's signal frame does not hold it). Otherwise a tail call.
+macro_rules! runtime_signal_entry {
+    ($name:ident, $handler:path, $what:literal) => {
+        #[doc = concat!("Signal entry of ", $what, " (see `runtime_signal_entry`).")]
+        ///
+        /// # Safety
+        /// Only the kernel calls it, as an `SA_SIGINFO` handler.
+        #[unsafe(naked)]
+        pub unsafe extern "C" fn $name(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+            naked_asm!(
+                "cmpq $0, {loader}(%rip)", // started by the loader?
+                "je 1f", // no: %fs is always the runtime's
+                "rdfsbase %rax", // rax = thread pointer of the interrupted code
+                "rdgsbase %rcx", // rcx = the runtime's
+                "cmp %rax, %rcx", // the same (runtime code was interrupted)?
+                "je 1f",
+                "push %rbx", // (aligns the stack for the call)
+                "mov %rax, %rbx", // rbx = the interrupted code's thread pointer
+                "wrfsbase %rcx", // the runtime's TLS for the handler
+                "call {handler}", // handler(sig, info, ctx): arguments untouched
+                "wrfsbase %rbx", // the interrupted code's thread pointer back
+                "pop %rbx",
+                "ret", // to the restorer
+                "1:",
+                "jmp {handler}", // tail call
+                loader = sym LOADER,
+                handler = sym $handler,
+                options(att_syntax),
+            )
+        }
+    };
+}
+
+runtime_signal_entry!(
+    fault_signal_entry,
+    crate::signals::handler,
+    "the SIGSEGV/SIGILL handler"
+);
+runtime_signal_entry!(sys_signal_entry, crate::sud::handler, "the SIGSYS handler");
+
+/// The application's handlers in loader mode, by signal number (see [`app_signal_entry`]).
+pub static APP_HANDLERS: [core::sync::atomic::AtomicU64; 65] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; 65];
+
+/// What the kernel calls, in loader mode, for a signal the application handles (other than
+/// the runtime's own SIGSEGV, SIGILL and SIGSYS): when the signal interrupted the runtime or
+/// the hook (`%fs` is the runtime's thread pointer), the application's handler runs with its
+/// own thread pointer and, when the safety net is on, the selector at BLOCK (its system calls
+/// are hooked); both are put back when it returns. When it interrupted the application, a
+/// tail call. The handler is `APP_HANDLERS[sig]`.
+///
+/// ```text
+///  handler stack (the signal frame's)
+///  +----------------------------+
+///  | return address (restorer)  |
+///  | rbx (saved)                |  rbx = the runtime's thread pointer
+///  | r12 (saved)                |  r12 = &zp_tls, r13b = selector at entry
+///  | r13 (saved)                |
+///  | (alignment)                |
+///  +----------------------------+
+/// ```
+///
+/// # Safety
+/// Only the kernel calls it, as an `SA_SIGINFO` handler.
+#[unsafe(naked)]
+pub unsafe extern "C" fn app_signal_entry(
+    sig: i32,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
+    naked_asm!(
+        "movslq %edi, %rax", // rax = sig
+        "lea {handlers}(%rip), %rcx", // rcx = the table
+        "mov (%rcx,%rax,8), %r11", // r11 = the application's handler
+        "rdfsbase %rax", // rax = thread pointer of the interrupted code
+        "rdgsbase %rcx", // rcx = the runtime's
+        "cmp %rax, %rcx", // the runtime or the hook was interrupted?
+        "je 1f",
+        "jmp *%r11", // no: the application's own thread pointer is current
+        "1:",
+        "push %rbx", // callee-saved registers we use
+        "push %r12",
+        "push %r13",
+        "sub $16, %rsp", // alignment for the call (entry rsp = 8 mod 16)
+        "mov %rax, %rbx", // rbx = the runtime's thread pointer
+        "mov zp_tls@GOTTPOFF(%rip), %r12", // r12 = TLS offset of zp_tls
+        "add %rax, %r12", // r12 = &zp_tls (absolute: %fs changes below)
+        "movzbl 16(%r12), %r13d", // r13 = the selector now (ALLOW inside a dispatch)
+        "testq $2, 8(%r12)", // safety net on for this thread?
+        "jz 2f",
+        "movb $1, 16(%r12)", // BLOCK: the handler's system calls are the application's
+        "2:",
+        "mov 48(%r12), %rax", // rax = zp_tls.app_fs
+        "wrfsbase %rax", // the application's thread pointer
+        "call *%r11", // handler(sig, info, ctx)
+        "wrfsbase %rbx", // the runtime's again
+        "movb %r13b, 16(%r12)", // the selector as it was
+        "add $16, %rsp",
+        "pop %r13",
+        "pop %r12",
+        "pop %rbx",
+        "ret", // to the restorer
+        handlers = sym APP_HANDLERS,
+        options(att_syntax),
+    )
+}
+
+/// Starts the program the launcher's loader mapped: `%fs` = 0 (the program sets its own),
+/// `rsp` = `sp` (argc, argv, envp, auxv), every other register 0, and jumps to `entry`.
+///
+/// # Safety
+/// `entry` and `sp` must be a loaded program's entry point and initial stack.
+#[unsafe(naked)]
+pub unsafe extern "C" fn enter_program(entry: u64, sp: u64) -> ! {
+    naked_asm!(
+        "mov %rsi, %rsp", // the program's initial stack
+        "mov %rdi, %r11", // r11 = entry
+        "xor %eax, %eax",
+        "wrfsbase %rax",  // no thread pointer yet, as after execve
+        "push %rax",      // flags = 0 (DF clear) ...
+        "popfq",          // ... as after execve
+        "xor %ebx, %ebx", // every register 0 (rdx = 0: no atexit function)
+        "xor %ecx, %ecx",
+        "xor %edx, %edx",
+        "xor %esi, %esi",
+        "xor %edi, %edi",
+        "xor %ebp, %ebp",
+        "xor %r8d, %r8d",
+        "xor %r9d, %r9d",
+        "xor %r10d, %r10d",
+        "xor %r12d, %r12d",
+        "xor %r13d, %r13d",
+        "xor %r14d, %r14d",
+        "xor %r15d, %r15d",
+        "jmp *%r11", // the program's first instruction
         options(att_syntax),
     )
 }

@@ -1,0 +1,3 @@
+module zpoline.test/static
+
+go 1.19

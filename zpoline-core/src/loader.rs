@@ -1,0 +1,209 @@
+//! Programs started by the launcher's own ELF loader (`zpoline run`): statically linked
+//! programs, which `LD_PRELOAD` cannot reach, and dynamically linked ones from their dynamic
+//! loader's first instruction.
+//!
+//! The launcher loads `libzpoline.so` into itself (with `ZPOLINE_LOADER=1`, so that the
+//! constructor does nothing), maps the program and its interpreter, builds the initial stack
+//! and calls [`zpoline_loader_start`], which sets up the runtime for the mapped code only,
+//! loads the hook and jumps to the entry point. From there on two worlds share each thread:
+//!
+//! ```text
+//!                 application world                 runtime world
+//!  code           the program, its ld.so and libs   launcher, its libc, libzpoline, the hook
+//!  thread ptr     %fs = what the program set        GS base = a TLS block of the launcher's
+//!                 (arch_prctl, clone CLONE_SETTLS)  libc for this thread (zp_tls inside)
+//!  switch         dispatcher entry: %fs = GS base; every way out: %fs = the site's (Frame.fs)
+//!                 runtime signal handlers: the same around the handler
+//!                 application handlers interrupting the runtime: %fs = zp_tls.app_fs
+//! ```
+//!
+//! Each new thread of the application (a `clone` with `CLONE_VM` and a stack) gets a TLS block
+//! of the launcher's libc from the dynamic loader's `_dl_allocate_tls`, as `pthread_create`
+//! would; the clone child path sets it as its GS base. `arch_prctl(ARCH_SET_FS)` reaches the
+//! kernel (a tracer sees it) and is recorded as the thread pointer to return with;
+//! `ARCH_GET_FS` answers it. Needs the FSGSBASE instructions (Linux 5.9+).
+
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::arch::x86_64 as arch;
+use crate::sys;
+
+/// `_dl_allocate_tls` of the launcher's dynamic loader.
+static ALLOCATE_TLS: AtomicUsize = AtomicUsize::new(0);
+/// `_dl_deallocate_tls`.
+static DEALLOCATE_TLS: AtomicUsize = AtomicUsize::new(0);
+static WARNED_GS: AtomicBool = AtomicBool::new(false);
+
+/// Whether `ZPOLINE_LOADER=1`: the launcher loads the runtime and starts it itself.
+pub fn requested() -> bool {
+    std::env::var_os("ZPOLINE_LOADER").is_some_and(|v| v == "1")
+}
+
+const AT_HWCAP2: u64 = 26;
+const HWCAP2_FSGSBASE: u64 = 1 << 1;
+
+/// Bytes of glibc's `tcbhead_t` copied from the current thread into a new block: from
+/// `multiple_threads` (24) through `feature_1` (72): the stack and pointer guards among them.
+const HEADER_COPY: core::ops::Range<usize> = 24..80;
+
+/// A new TLS block of the launcher's libc for an application thread, its header filled in as
+/// `pthread_create` does (`tcb` and `self` point at it, the guards are copied). Allocates (the
+/// launcher's malloc): the clone path, not the hot path.
+pub fn new_thread_block() -> Option<u64> {
+    let f = ALLOCATE_TLS.load(Ordering::Acquire);
+    if f == 0 {
+        return None;
+    }
+    // SAFETY: the dynamic loader's own function, with its documented null argument.
+    let alloc: unsafe extern "C" fn(*mut libc::c_void) -> *mut libc::c_void =
+        unsafe { core::mem::transmute(f) };
+    // SAFETY: as above; runs with the runtime's thread pointer.
+    let tp = unsafe { alloc(core::ptr::null_mut()) } as u64;
+    if tp == 0 {
+        return None;
+    }
+    let cur = arch::gs_base();
+    // SAFETY: both blocks begin with a tcbhead_t of at least HEADER_COPY.end bytes.
+    unsafe {
+        for off in HEADER_COPY.step_by(8) {
+            let v = core::ptr::read((cur as usize + off) as *const u64);
+            core::ptr::write((tp as usize + off) as *mut u64, v);
+        }
+        core::ptr::write(tp as *mut u64, tp); // tcb
+        core::ptr::write((tp + 16) as *mut u64, tp); // self
+    }
+    Some(tp)
+}
+
+/// Gives back a block of [`new_thread_block`] that no thread uses.
+pub fn free_thread_block(tp: u64) {
+    let f = DEALLOCATE_TLS.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: the dynamic loader's own function; the block came from _dl_allocate_tls.
+        let free: unsafe extern "C" fn(*mut libc::c_void, bool) =
+            unsafe { core::mem::transmute(f) };
+        // SAFETY: as above.
+        unsafe { free(tp as *mut libc::c_void, true) };
+    }
+}
+
+const ARCH_SET_GS: i64 = 0x1001;
+const ARCH_SET_FS: i64 = 0x1002;
+const ARCH_GET_FS: i64 = 0x1003;
+const ARCH_GET_GS: i64 = 0x1004;
+
+/// `arch_prctl(code, addr)` of the application in loader mode; `None` for the codes that need
+/// nothing of it.
+///
+/// # Safety
+/// The application's arguments.
+pub unsafe fn arch_prctl(code: i64, addr: i64) -> Option<i64> {
+    let f = arch::current_frame();
+    let raw = |c: i64, a: i64| {
+        // SAFETY: the application's system call.
+        unsafe { arch::raw_syscall(libc::SYS_arch_prctl, c, a, 0, 0, 0, 0) }
+    };
+    match code {
+        ARCH_SET_FS => {
+            // The kernel sets it (a tracer sees the call); the dispatch goes on with the
+            // runtime's and returns with this one.
+            let r = raw(code, addr);
+            // SAFETY: the runtime's thread pointer, for the rest of the dispatch.
+            unsafe { arch::set_fs_base(arch::gs_base()) };
+            if r == 0 {
+                arch::set_app_fs(addr as u64);
+                if !f.is_null() {
+                    // SAFETY: the current dispatch's frame.
+                    unsafe { (*f).fs = addr as u64 };
+                }
+            }
+            Some(r)
+        }
+        ARCH_GET_FS => {
+            let r = raw(code, addr);
+            if r == 0 {
+                let fs = if f.is_null() {
+                    arch::app_fs()
+                } else {
+                    // SAFETY: the current dispatch's frame.
+                    unsafe { (*f).fs }
+                };
+                // SAFETY: the kernel just wrote there.
+                unsafe { core::ptr::write_volatile(addr as *mut u64, fs) };
+            }
+            Some(r)
+        }
+        ARCH_GET_GS => {
+            let r = raw(code, addr);
+            if r == 0 {
+                // SAFETY: the kernel just wrote there; the application never set one.
+                unsafe { core::ptr::write_volatile(addr as *mut u64, 0) };
+            }
+            Some(r)
+        }
+        ARCH_SET_GS => {
+            if !WARNED_GS.swap(true, Ordering::Relaxed) {
+                sys::write_all(
+                    2,
+                    b"zpoline: the program tried to set its GS base, which the runtime uses for its per-thread block under the launcher's loader; refused with EPERM (run it with LD_PRELOAD: zpoline run --preload)\n",
+                );
+            }
+            Some(-(libc::EPERM as i64))
+        }
+        _ => None,
+    }
+}
+
+fn fail(msg: &str) -> ! {
+    sys::write_all(2, format!("zpoline: {msg}\n").as_bytes());
+    sys::exit_group(crate::init::EXIT_FAILURE)
+}
+
+fn lookup(name: &core::ffi::CStr) -> usize {
+    // SAFETY: dlsym with a valid C string; RTLD_DEFAULT searches the launcher's namespace.
+    unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) as usize }
+}
+
+/// Sets up the runtime for the program the launcher mapped (the executable code in `ranges`,
+/// `n` pairs of `[start, end)`, and the vDSO are rewritten; the launcher's own code is not),
+/// loads the hook (`LIBZPHOOK`) and jumps to `entry` with the stack pointer `sp`.
+///
+/// # Safety
+/// `entry` and `sp` must be the mapped program's entry point and initial stack; `ranges` must
+/// point at `n` pairs. Must be called once, from the launcher's only thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zpoline_loader_start(
+    entry: u64,
+    sp: u64,
+    ranges: *const [u64; 2],
+    n: usize,
+) -> ! {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    if unsafe { libc::getauxval(AT_HWCAP2 as libc::c_ulong) } as u64 & HWCAP2_FSGSBASE == 0 {
+        fail(
+            "the launcher's loader needs the FSGSBASE instructions (Linux 5.9 or later on a CPU that has them); run dynamically linked programs with `zpoline run --preload`",
+        );
+    }
+    let (alloc, free) = (lookup(c"_dl_allocate_tls"), lookup(c"_dl_deallocate_tls"));
+    if alloc == 0 || free == 0 {
+        fail(
+            "the launcher's dynamic loader does not export _dl_allocate_tls (glibc 2.26 or later is needed); run dynamically linked programs with `zpoline run --preload`",
+        );
+    }
+    ALLOCATE_TLS.store(alloc, Ordering::Release);
+    DEALLOCATE_TLS.store(free, Ordering::Release);
+    // SAFETY: the caller passes n pairs.
+    let list: Vec<(u64, u64)> = unsafe { core::slice::from_raw_parts(ranges, n) }
+        .iter()
+        .map(|r| (r[0], r[1]))
+        .collect();
+    // The runtime's thread pointer is the GS base from now on, in this thread and every
+    // thread the application creates.
+    // SAFETY: this thread's own thread pointer; nothing else uses the GS base.
+    unsafe { arch::set_gs_base(arch::fs_base()) };
+    arch::LOADER.store(1, Ordering::SeqCst);
+    arch::set_app_fs(0);
+    crate::init::start_for_program(&list);
+    // SAFETY: the caller's contract.
+    unsafe { arch::enter_program(entry, sp) }
+}
