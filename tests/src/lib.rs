@@ -336,8 +336,8 @@ pub enum Mode {
     Zpoline,
     /// With `LD_PRELOAD=libzpoline.so` and `LIBZPHOOK=<path>`.
     Hook(PathBuf),
-    /// Through the launcher's own loader: `zpoline run --hook <path> -- PROGRAM ARGS`.
-    Loader(PathBuf),
+    /// Through the launcher's own loader: `zpoline run [--hook <path>] -- PROGRAM ARGS`.
+    Loader(Option<PathBuf>),
 }
 
 impl Mode {
@@ -362,7 +362,8 @@ impl Mode {
                 "under libzpoline.so with hook {}",
                 h.file_name().unwrap_or_default().to_string_lossy()
             ),
-            Mode::Loader(h) => format!(
+            Mode::Loader(None) => "through the launcher's loader".into(),
+            Mode::Loader(Some(h)) => format!(
                 "through the launcher's loader with hook {}",
                 h.file_name().unwrap_or_default().to_string_lossy()
             ),
@@ -373,13 +374,13 @@ impl Mode {
     pub fn invocation(&self, program: &OsStr, args: &[OsString]) -> (OsString, Vec<OsString>) {
         match self {
             Mode::Loader(h) => {
-                let mut all: Vec<OsString> = vec![
-                    "run".into(),
-                    "--hook".into(),
-                    h.clone().into_os_string(),
-                    "--".into(),
-                    program.to_os_string(),
-                ];
+                let mut all: Vec<OsString> = vec!["run".into()];
+                if let Some(h) = h {
+                    all.push("--hook".into());
+                    all.push(h.clone().into_os_string());
+                }
+                all.push("--".into());
+                all.push(program.to_os_string());
                 all.extend(args.iter().cloned());
                 (release_artifact("zpoline").into_os_string(), all)
             }
@@ -1131,11 +1132,15 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
                 continue;
             }
         }
-        let s = *state.entry(r.pid).or_insert(if Some(r.pid) == root {
-            State::Outside
-        } else {
-            State::Inside
-        });
+        // A thread or process first seen before any ready marker was made before the hook
+        // was loaded (the launcher's own): not hooked.
+        let s = *state
+            .entry(r.pid)
+            .or_insert(if Some(r.pid) == root || out.ready_markers == 0 {
+                State::Outside
+            } else {
+                State::Inside
+            });
         let nr = r.nr.unwrap_or(COUNT_BUCKETS).min(COUNT_BUCKETS);
         let exec_ok =
             matches!(r.nr, Some(NR_EXECVE | NR_EXECVEAT)) && r.result.as_deref() == Some("0");
@@ -1389,7 +1394,7 @@ fn counts_match_strace_in(label: &str, cmd: Cmd, must_see: &[(u64, &str)], loade
     let cmd = cmd.env("ZPTEST_COUNT_DIR", &dumps);
     let trace_file = scratch.join("strace.txt");
     let mode = if loaded {
-        Mode::Loader(hook)
+        Mode::Loader(Some(hook))
     } else {
         Mode::Hook(hook)
     };

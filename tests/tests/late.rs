@@ -308,12 +308,15 @@ fn launcher_explains_what_it_cannot_do() {
     );
     let st = compile_c(&c_dir().join("tcc_prog.c"), &["-static", "-O2"], "-static");
     let o = Cmd::new(launcher())
-        .arg("run")
-        .arg("--")
+        .args(["run", "--preload", "--"])
         .arg(&st)
         .run(&Mode::Native);
     assert_eq!(o.code(), Some(127), "{}", o.report());
-    assert!(o.stderr.contains("is statically linked"), "{}", o.report());
+    assert!(
+        o.stderr.contains("is statically linked") && o.stderr.contains("without --preload"),
+        "{}",
+        o.report()
+    );
 }
 
 /// Builds the Go program in `tests/go/<name>` (cgo on, linked against libc) with the `go` of

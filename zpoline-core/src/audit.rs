@@ -167,6 +167,18 @@ impl core::fmt::Write for Out {
 
 /// Where an address is: object path, offset in it and symbol, from the dynamic loader.
 fn describe(out: &mut Out, addr: u64) {
+    if crate::arch::x86_64::loader_mode() {
+        // The program's objects, from its own dynamic loader's list (no symbols).
+        if let Some((name, bias, _)) = crate::loader::object_of(addr) {
+            let path = if name.is_empty() {
+                "(the program)".into()
+            } else {
+                String::from_utf8_lossy(name)
+            };
+            let _ = write!(out, "{addr:#x} {path}+{:#x}", addr.wrapping_sub(bias));
+            return;
+        }
+    }
     // SAFETY: dladdr only reads the loader's tables and fills `info`.
     let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
     // SAFETY: as above.

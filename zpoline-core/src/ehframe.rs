@@ -267,6 +267,10 @@ pub unsafe fn function_at(hdr: u64, addr: u64) -> Option<Range> {
 /// The `.eh_frame_hdr` of the loaded object whose executable segment holds `addr`, asked of the
 /// dynamic loader without allocating.
 pub fn eh_frame_hdr_of(addr: u64) -> Option<u64> {
+    if crate::arch::x86_64::loader_mode() {
+        // The launcher's dynamic loader does not know the program's objects.
+        return crate::loader::object_of(addr).and_then(|(_, _, hdr)| hdr);
+    }
     struct Query {
         addr: u64,
         hdr: Option<u64>,

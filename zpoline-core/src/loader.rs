@@ -23,7 +23,7 @@
 //! kernel (a tracer sees it) and is recorded as the thread pointer to return with;
 //! `ARCH_GET_FS` answers it. Needs the FSGSBASE instructions (Linux 5.9+).
 
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::arch::x86_64 as arch;
 use crate::sys;
@@ -164,6 +164,186 @@ fn lookup(name: &core::ffi::CStr) -> usize {
     unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) as usize }
 }
 
+/// Unregisters the launcher's restartable-sequences area from this thread: the kernel takes one
+/// per thread, and the program's libc registers its own as it would natively (else it would
+/// get EBUSY and run without).
+fn release_rseq() {
+    let (off, size) = (lookup(c"__rseq_offset"), lookup(c"__rseq_size"));
+    if off == 0 || size == 0 {
+        return;
+    }
+    // SAFETY: glibc's exported variables (ptrdiff_t and unsigned int).
+    let (off, size) = unsafe { (*(off as *const i64), *(size as *const u32)) };
+    if size == 0 {
+        return;
+    }
+    const RSEQ_FLAG_UNREGISTER: i64 = 1;
+    const RSEQ_SIG: i64 = 0x5305_3053;
+    let area = arch::fs_base() as i64 + off;
+    let _ = sys::syscall6(
+        libc::SYS_rseq,
+        [
+            area,
+            i64::from(size.max(32)),
+            RSEQ_FLAG_UNREGISTER,
+            RSEQ_SIG,
+            0,
+            0,
+        ],
+    );
+}
+
+/// The program's program headers in memory and its load bias (from the auxiliary vector the
+/// launcher built), for finding the objects its dynamic loader mapped later.
+static PROGRAM: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+const AT_PHDR: u64 = 3;
+const AT_PHNUM: u64 = 5;
+
+/// Reads AT_PHDR and AT_PHNUM from the initial stack at `sp` (argc, argv, envp, auxv) and
+/// records the program's headers and load bias.
+///
+/// # Safety
+/// `sp` must be a complete initial process stack.
+unsafe fn record_program(sp: u64) {
+    let word = |p: u64| {
+        // SAFETY: inside the initial stack (the caller's contract).
+        unsafe { core::ptr::read(p as *const u64) }
+    };
+    let argc = word(sp);
+    let mut p = sp + 8 * (argc + 2); // past argc, argv[], NULL
+    while word(p) != 0 {
+        p += 8; // envp[]
+    }
+    p += 8;
+    let (mut phdr, mut phnum) = (0, 0);
+    while word(p) != 0 {
+        match word(p) {
+            AT_PHDR => phdr = word(p + 8),
+            AT_PHNUM => phnum = word(p + 8),
+            _ => {}
+        }
+        p += 16;
+    }
+    // The bias: where PT_PHDR says the headers are against where they are (0 without PT_PHDR:
+    // a program linked at fixed addresses).
+    // SAFETY: AT_PHDR points at AT_PHNUM mapped program headers.
+    let phdrs =
+        unsafe { core::slice::from_raw_parts(phdr as *const libc::Elf64_Phdr, phnum as usize) };
+    let bias = phdrs
+        .iter()
+        .find(|ph| ph.p_type == libc::PT_PHDR)
+        .map_or(0, |ph| phdr.wrapping_sub(ph.p_vaddr));
+    PROGRAM[0].store(phdr, Ordering::Relaxed);
+    PROGRAM[1].store(phnum, Ordering::Relaxed);
+    PROGRAM[2].store(bias, Ordering::Release);
+}
+
+/// Calls `f(name, bias, program headers)` for the program and for every object its dynamic
+/// loader has mapped (from the `r_debug` list its `DT_DEBUG` entry points at), until `f`
+/// returns true. Makes no system call and allocates nothing (the SIGSYS handler uses it: the
+/// launcher's `dl_iterate_phdr` knows only the launcher's objects).
+pub fn for_each_object(mut f: impl FnMut(&[u8], u64, &[libc::Elf64_Phdr]) -> bool) {
+    let (phdr, phnum, bias) = (
+        PROGRAM[0].load(Ordering::Acquire),
+        PROGRAM[1].load(Ordering::Relaxed) as usize,
+        PROGRAM[2].load(Ordering::Relaxed),
+    );
+    if phdr == 0 {
+        return;
+    }
+    // SAFETY: recorded from the auxiliary vector: mapped program headers.
+    let phdrs = unsafe { core::slice::from_raw_parts(phdr as *const libc::Elf64_Phdr, phnum) };
+    if f(b"", bias, phdrs) {
+        return;
+    }
+    let Some(dynamic) = phdrs.iter().find(|ph| ph.p_type == libc::PT_DYNAMIC) else {
+        return; // statically linked
+    };
+    let mut d = bias.wrapping_add(dynamic.p_vaddr) as *const [u64; 2];
+    let mut r_debug = 0;
+    // SAFETY: the program's dynamic section, mapped with it, ends with DT_NULL.
+    unsafe {
+        while (*d)[0] != 0 {
+            if (*d)[0] == 21 {
+                r_debug = (*d)[1]; // DT_DEBUG: &_r_debug, set by the dynamic loader
+            }
+            d = d.add(1);
+        }
+    }
+    if r_debug == 0 {
+        return;
+    }
+    // struct r_debug { int r_version; struct link_map *r_map; ... }
+    // struct link_map { l_addr, l_name, l_ld, l_next, l_prev, ... }
+    // SAFETY: the dynamic loader's r_debug and link_map list (appended to, never torn).
+    let mut l = unsafe { core::ptr::read_volatile((r_debug + 8) as *const u64) };
+    let mut guard = 0;
+    while l != 0 && guard < 4096 {
+        guard += 1;
+        // SAFETY: as above.
+        let (addr, name, next) = unsafe {
+            (
+                core::ptr::read_volatile(l as *const u64),
+                core::ptr::read_volatile((l + 8) as *const u64),
+                core::ptr::read_volatile((l + 24) as *const u64),
+            )
+        };
+        l = next;
+        if name == 0 {
+            continue;
+        }
+        // SAFETY: l_name is a C string of the dynamic loader's.
+        let name = unsafe { core::ffi::CStr::from_ptr(name as *const libc::c_char) }.to_bytes();
+        if name.is_empty() {
+            continue; // the program itself, done above
+        }
+        // A shared object's ELF header is at its bias (its first segment starts at 0).
+        // SAFETY: reading the header of a mapped object; checked before use.
+        let ehdr = unsafe { &*(addr as *const libc::Elf64_Ehdr) };
+        if addr == 0 || ehdr.e_ident[..4] != *b"\x7fELF" {
+            continue;
+        }
+        // SAFETY: the object's program headers, mapped with its first segment.
+        let phdrs = unsafe {
+            core::slice::from_raw_parts(
+                (addr + ehdr.e_phoff) as *const libc::Elf64_Phdr,
+                ehdr.e_phnum as usize,
+            )
+        };
+        if f(name, addr, phdrs) {
+            return;
+        }
+    }
+}
+
+/// The object (name, bias) whose executable segment holds `addr`, with its `PT_GNU_EH_FRAME`.
+pub fn object_of(addr: u64) -> Option<(&'static [u8], u64, Option<u64>)> {
+    let mut found = None;
+    for_each_object(|name, bias, phdrs| {
+        let (mut inside, mut hdr) = (false, None);
+        for ph in phdrs {
+            let at = bias.wrapping_add(ph.p_vaddr);
+            if ph.p_type == libc::PT_LOAD
+                && ph.p_flags & libc::PF_X != 0
+                && (at..at + ph.p_memsz).contains(&addr)
+            {
+                inside = true;
+            } else if ph.p_type == libc::PT_GNU_EH_FRAME {
+                hdr = Some(at);
+            }
+        }
+        if inside {
+            // SAFETY: the name lives as long as the object stays mapped (the dynamic
+            // loader's string); callers use it at once.
+            let name: &'static [u8] = unsafe { core::mem::transmute::<&[u8], &'static [u8]>(name) };
+            found = Some((name, bias, hdr));
+        }
+        inside
+    });
+    found
+}
+
 /// Sets up the runtime for the program the launcher mapped (the executable code in `ranges`,
 /// `n` pairs of `[start, end)`, and the vDSO are rewritten; the launcher's own code is not),
 /// loads the hook (`LIBZPHOOK`) and jumps to `entry` with the stack pointer `sp`.
@@ -192,6 +372,9 @@ pub unsafe extern "C" fn zpoline_loader_start(
     }
     ALLOCATE_TLS.store(alloc, Ordering::Release);
     DEALLOCATE_TLS.store(free, Ordering::Release);
+    release_rseq();
+    // SAFETY: the caller passes the program's initial stack.
+    unsafe { record_program(sp) };
     // SAFETY: the caller passes n pairs.
     let list: Vec<(u64, u64)> = unsafe { core::slice::from_raw_parts(ranges, n) }
         .iter()
@@ -203,6 +386,7 @@ pub unsafe extern "C" fn zpoline_loader_start(
     unsafe { arch::set_gs_base(arch::fs_base()) };
     arch::LOADER.store(1, Ordering::SeqCst);
     arch::set_app_fs(0);
+    crate::sud::warm_decoder();
     crate::init::start_for_program(&list);
     // SAFETY: the caller's contract.
     unsafe { arch::enter_program(entry, sp) }

@@ -147,11 +147,16 @@ pub fn arm(by: u64) {
     }
     if ACTIVE.swap(1, Ordering::SeqCst) == 0 {
         ARMED_BY.store(by, Ordering::Relaxed);
-        // The decoder builds its tables (allocating) on first use: here, not in the SIGSYS
-        // handler that rewrites sites lazily.
-        let _ = iced_x86::Decoder::new(64, &[0x90], iced_x86::DecoderOptions::NONE).decode();
+        warm_decoder();
     }
     on_this_thread();
+}
+
+/// The decoder builds its tables (allocating) on first use: before the net is armed, not in the
+/// SIGSYS handler that rewrites sites lazily (and, for a program started by the launcher's
+/// loader, before the program runs: the launcher's malloc makes system calls of its own).
+pub fn warm_decoder() {
+    let _ = iced_x86::Decoder::new(64, &[0x90], iced_x86::DecoderOptions::NONE).decode();
 }
 
 /// Turns the armed net on for the calling thread if it is not yet (called by every dispatch).

@@ -3,23 +3,34 @@
 //! ```text
 //! zpoline run [--hook LIB] [--audit[=FILE]] -- CMD [ARGS...]
 //! zpoline audit [--hook LIB] -- CMD [ARGS...]
+//! zpoline load -- CMD [ARGS...]
 //! ```
 //!
 //! It sets `LD_PRELOAD` (the runtime found next to this binary, or `ZPOLINE_LIB`), `LIBZPHOOK`
 //! and `ZPOLINE_AUDIT`, then executes the command. The runtime carries its variables on to
 //! every child across `execve`. Statically linked programs, which `LD_PRELOAD` cannot reach,
 //! are refused with an explanation.
+//!
+//! `load` runs the command through the launcher's own ELF loader (`zpoline_launcher::loader`)
+//! without the runtime: it maps the program and its interpreter into this process, builds the
+//! initial stack and jumps to it, which diagnoses the loader.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: zpoline run [--hook LIB] [--audit[=FILE]] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]";
+use zpoline_launcher::loader;
+
+const USAGE: &str = "usage: zpoline run [--hook LIB] [--audit[=FILE]] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 struct Request {
+    /// `load`: the launcher's own loader, without the runtime.
+    load: bool,
+    /// `--preload`: run with `LD_PRELOAD` instead of the launcher's loader.
+    preload: bool,
     hook: Option<PathBuf>,
     audit: Option<OsString>,
     command: Vec<OsString>,
@@ -31,6 +42,8 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
         return Err(format!("missing command\n{USAGE}"));
     };
     let mut req = Request {
+        load: false,
+        preload: false,
         hook: None,
         audit: None,
         command: Vec::new(),
@@ -38,10 +51,11 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
     match sub {
         "run" => {}
         "audit" => req.audit = Some("1".into()),
+        "load" => req.load = true,
         "-h" | "--help" | "help" => return Err(USAGE.to_string()),
         other => {
             return Err(format!(
-                "unknown command '{other}'; use 'run' or 'audit'\n{USAGE}"
+                "unknown command '{other}'; use 'run', 'audit' or 'load'\n{USAGE}"
             ));
         }
     }
@@ -59,6 +73,7 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
                 i += 1;
             }
             "--audit" => req.audit = Some("1".into()),
+            "--preload" => req.preload = true,
             s if s.starts_with("--hook=") => req.hook = Some(PathBuf::from(&s["--hook=".len()..])),
             s if s.starts_with("--audit=") => {
                 req.audit = Some(OsString::from(&s["--audit=".len()..]))
@@ -73,6 +88,11 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
     }
     if req.command.is_empty() {
         return Err(format!("no program to run\n{USAGE}"));
+    }
+    if req.load && (req.hook.is_some() || req.audit.is_some()) {
+        return Err(format!(
+            "'load' runs without the runtime: --hook and --audit do not apply\n{USAGE}"
+        ));
     }
     Ok(req)
 }
@@ -153,9 +173,12 @@ fn run(req: Request) -> Result<(), String> {
             req.command[0].to_string_lossy()
         ));
     };
+    if !req.preload {
+        return run_loaded(&req, &runtime, &program);
+    }
     if is_static_elf(&program) == Some(true) {
         return Err(format!(
-            "{} is statically linked: LD_PRELOAD cannot load the runtime into it, and the launcher's own loader for static programs is not there yet",
+            "{} is statically linked: LD_PRELOAD cannot load the runtime into it; run it without --preload (the launcher's own loader)",
             program.display()
         ));
     }
@@ -171,12 +194,168 @@ fn run(req: Request) -> Result<(), String> {
     Err(format!("cannot run {}: {e}", program.display()))
 }
 
+/// `#!INTERPRETER [ARG]` of a script, as the kernel reads it (one optional argument, the rest
+/// of the line).
+fn shebang(path: &Path) -> Option<(PathBuf, Option<OsString>)> {
+    use std::io::Read as _;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n')?];
+    let line = line.trim_ascii();
+    let (interp, arg) = match line.iter().position(|b| b.is_ascii_whitespace()) {
+        Some(i) => (&line[..i], Some(line[i..].trim_ascii())),
+        None => (line, None),
+    };
+    use std::os::unix::ffi::OsStrExt as _;
+    let os = |b: &[u8]| std::ffi::OsStr::from_bytes(b).to_os_string();
+    Some((
+        PathBuf::from(os(interp)),
+        arg.filter(|a| !a.is_empty()).map(os),
+    ))
+}
+
+/// The environment the program starts with: the launcher's, without `ZPOLINE_LOADER` and
+/// without the runtime in `LD_PRELOAD` (the program's own dynamic loader would load a second
+/// copy); the runtime puts it back for children across `execve`.
+fn program_environment(runtime: &Path) -> Vec<OsString> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let ours = runtime.as_os_str().as_bytes();
+    let mut env = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        if k == "ZPOLINE_LOADER" {
+            continue;
+        }
+        let v = if k == "LD_PRELOAD" {
+            let kept: Vec<&[u8]> = v
+                .as_bytes()
+                .split(|&b| b == b':' || b == b' ')
+                .filter(|p| !p.is_empty() && *p != ours && !p.ends_with(b"/libzpoline.so"))
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            std::ffi::OsStr::from_bytes(&kept.join(&b':')).to_os_string()
+        } else {
+            v
+        };
+        let mut e = k;
+        e.push("=");
+        e.push(v);
+        env.push(e);
+    }
+    env
+}
+
+/// `zpoline run` without `--preload`: loads the runtime into this process, maps the program
+/// with the launcher's own loader, and lets the runtime rewrite it, load the hook and jump to
+/// its first instruction. Returns only on error.
+fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), String> {
+    let mut argv = req.command.clone();
+    let mut program = program.to_path_buf();
+    if let Some((interp, arg)) = shebang(&program) {
+        // As the kernel does: INTERPRETER [ARG] SCRIPT ARGS...
+        let mut v = vec![interp.clone().into_os_string()];
+        v.extend(arg);
+        v.push(program.clone().into_os_string());
+        v.extend(argv[1..].iter().cloned());
+        argv = v;
+        program = interp;
+    }
+    // SAFETY: the launcher runs no other thread yet; the runtime reads these at its start.
+    unsafe {
+        std::env::set_var("ZPOLINE_LOADER", "1");
+        if let Some(h) = &req.hook {
+            std::env::set_var("LIBZPHOOK", h.canonicalize().unwrap_or_else(|_| h.clone()));
+        }
+        if let Some(a) = &req.audit {
+            std::env::set_var("ZPOLINE_AUDIT", a);
+        }
+    }
+    let envp = program_environment(runtime);
+    // Threads of the program run the launcher's libc in the hook: it must know it is not
+    // single-threaded (malloc's locks).
+    let _ = std::thread::spawn(|| {}).join();
+    // The launcher's malloc serves the runtime (the TLS blocks of the program's threads, the
+    // decoder's tables) after the program starts: its memory is taken now, in one piece, so that
+    // no system call of the launcher's libc (brk, a new arena's mmap) appears among the
+    // program's. One arena for every thread, a large top pad, never trimmed.
+    // SAFETY: mallopt/malloc/free of the launcher's own libc, no other thread running.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_TOP_PAD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::free(libc::malloc(64));
+    }
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(runtime.as_os_str()))
+        .map_err(|_| format!("{}: a NUL byte in the path", runtime.display()))?;
+    // SAFETY: dlopen of the runtime, whose constructor does nothing with ZPOLINE_LOADER=1.
+    let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+    if handle.is_null() {
+        // SAFETY: dlerror returns a C string after a failed dlopen.
+        let why = unsafe { std::ffi::CStr::from_ptr(libc::dlerror()) };
+        return Err(format!(
+            "cannot load the runtime {}: {}",
+            runtime.display(),
+            why.to_string_lossy()
+        ));
+    }
+    // SAFETY: dlsym on a live handle with a C string.
+    let start = unsafe { libc::dlsym(handle, c"zpoline_loader_start".as_ptr()) };
+    if start.is_null() {
+        return Err(format!(
+            "{} has no zpoline_loader_start: it is not the runtime this launcher was built with; rebuild both (cargo build --release)",
+            runtime.display()
+        ));
+    }
+    type Start = unsafe extern "C" fn(u64, u64, *const [u64; 2], usize) -> !;
+    // SAFETY: the runtime exports it with this signature (zpoline-core/src/loader.rs).
+    let start: Start = unsafe { std::mem::transmute::<*mut libc::c_void, Start>(start) };
+    let p = loader::prepare(&program, &argv, &envp)?;
+    let ranges: Vec<[u64; 2]> = p.exec_ranges.iter().map(|r| [r.start, r.end]).collect();
+    loader::hand_over(&p);
+    // SAFETY: the program was just prepared in this process; the runtime takes over this
+    // thread and never returns.
+    unsafe { start(p.entry, p.sp, ranges.as_ptr(), ranges.len()) }
+}
+
+/// `zpoline load`: maps the program (and its interpreter) with the launcher's own loader and
+/// jumps to it. Returns only on error.
+fn load(req: Request) -> String {
+    let cmd = &req.command[0];
+    let Some(program) = resolve(cmd) else {
+        return format!("{}: command not found", cmd.to_string_lossy());
+    };
+    let mut magic = [0u8; 4];
+    let is_elf = std::fs::File::open(&program)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF";
+    if !is_elf {
+        return format!(
+            "{} is not an ELF file (scripts go through `zpoline run`)",
+            cmd.to_string_lossy()
+        );
+    }
+    match loader::prepare(&program, &req.command, &loader::environment()) {
+        Err(e) => e,
+        // SAFETY: the program was just prepared in this process, which runs no other thread;
+        // nothing of the launcher is needed after the jump.
+        Ok(p) => unsafe { loader::start(&p) },
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     match parse(&args) {
         Err(msg) => {
             eprintln!("zpoline: {msg}");
             ExitCode::from(2)
+        }
+        Ok(req) if req.load => {
+            eprintln!("zpoline load: {}", load(req));
+            ExitCode::from(127)
         }
         Ok(req) => {
             let e = run(req).unwrap_err();
@@ -204,6 +383,11 @@ mod tests {
         assert_eq!(a.audit, Some("1".into()));
         let f = parse(&os(&["run", "--audit=/tmp/x", "--", "true"])).unwrap();
         assert_eq!(f.audit, Some("/tmp/x".into()));
+        assert!(!f.load);
+        let l = parse(&os(&["load", "--", "echo", "hi"])).unwrap();
+        assert!(l.load);
+        assert_eq!(l.command, os(&["echo", "hi"]));
+        assert_eq!((l.hook, l.audit), (None, None));
     }
 
     #[test]
@@ -227,6 +411,11 @@ mod tests {
             parse(&os(&["run", "--hook"]))
                 .unwrap_err()
                 .contains("--hook needs")
+        );
+        assert!(
+            parse(&os(&["load", "--hook", "h.so", "--", "ls"]))
+                .unwrap_err()
+                .contains("--hook and --audit do not apply")
         );
     }
 

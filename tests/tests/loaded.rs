@@ -1,0 +1,158 @@
+//! Programs run through the launcher's own loader with the runtime (`zpoline run`): statically
+//! linked programs (C with threads, fork and signals; static-pie; Go without cgo), and dynamic
+//! ones whose dynamic loader's system calls are hooked from its first instruction. Each must
+//! behave as natively, and a counting hook must see exactly the system calls `strace -f` shows
+//! from the program's first instruction on.
+
+use std::path::PathBuf;
+
+use zpoline_tests::*;
+
+fn staticmix(flags: &[&str], suffix: &str) -> PathBuf {
+    let mut all = vec!["-O2", "-g", "-Wall", "-pthread"];
+    all.extend_from_slice(flags);
+    compile_c(&c_dir().join("staticmix.c"), &all, suffix)
+}
+
+fn staticmix_cmd(prog: &PathBuf) -> Cmd {
+    Cmd::new(prog)
+        .args(["one", "two"])
+        .env("ZPTEST_GREETING", "hello")
+}
+
+#[test]
+fn static_c_program_behaves_as_natively() {
+    let prog = staticmix(&["-static"], "-static");
+    let o = assert_same_as_native(&staticmix_cmd(&prog), &Mode::Loader(None));
+    assert!(o.stdout.contains("threads ok: yes"), "{}", o.report());
+    assert!(o.stdout.contains("exit 5"), "{}", o.report());
+}
+
+#[test]
+fn static_c_program_counts_match_strace() {
+    let prog = staticmix(&["-static"], "-static");
+    counts_match_strace_loaded(
+        "static-c",
+        staticmix_cmd(&prog),
+        &[
+            (158, "arch_prctl"),
+            (12, "brk"),
+            (56, "clone"),
+            (15, "rt_sigreturn"),
+        ],
+    );
+}
+
+#[test]
+fn static_pie_program_counts_match_strace() {
+    let prog = staticmix(&["-static-pie"], "-static-pie");
+    let o = assert_same_as_native(&staticmix_cmd(&prog), &Mode::Loader(None));
+    assert!(o.stdout.contains("child said"), "{}", o.report());
+    counts_match_strace_loaded(
+        "static-pie",
+        staticmix_cmd(&prog),
+        &[(158, "arch_prctl"), (56, "clone")],
+    );
+}
+
+/// Builds `tests/go/<name>` without cgo: a statically linked program making its own system
+/// calls (Debian's golang-go; `.ci/run` installs it).
+fn build_static_go(name: &str) -> PathBuf {
+    let go = std::path::Path::new("/usr/bin/go");
+    assert!(
+        go.is_file(),
+        "go is not installed: apt-get install golang-go (.ci/run does)"
+    );
+    let src = workspace_root().join("tests/go").join(name);
+    let out = work_dir().join("build").join(format!("go-{name}"));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let status = std::process::Command::new(go)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOCACHE", work_dir().join("gocache"))
+        .env("GOPATH", work_dir().join("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .expect("cannot run go build");
+    assert!(status.success(), "go build of tests/go/{name} failed");
+    out
+}
+
+#[test]
+fn static_go_program_with_goroutines_is_hooked() {
+    let prog = build_static_go("static");
+    let out = std::process::Command::new("file").arg(&prog).output();
+    if let Ok(out) = out {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("statically linked"), "not static: {text}");
+    }
+    let o = assert_same_as_native(&Cmd::new(&prog), &Mode::Loader(None));
+    assert_eq!(o.stdout, "go static ok 16 true true\n", "{}", o.report());
+    counts_match_strace_loaded(
+        "go-static",
+        Cmd::new(&prog),
+        &[
+            (158, "arch_prctl"),
+            (56, "clone"),
+            (257, "openat"),
+            (1, "write"),
+        ],
+    );
+}
+
+#[test]
+fn dynamic_loader_system_calls_are_hooked() {
+    // ls through the launcher: its dynamic loader's openat of libc and its mmaps are counted.
+    let cmd = Cmd::new("/bin/ls").args(["-l", "/"]);
+    assert_same_as_native(&cmd, &Mode::Loader(None));
+    counts_match_strace_loaded(
+        "ls-loaded",
+        cmd,
+        &[
+            (158, "arch_prctl"),
+            (257, "openat"),
+            (9, "mmap"),
+            (10, "mprotect"),
+        ],
+    );
+}
+
+#[test]
+fn shell_pipeline_and_script_through_the_launcher() {
+    let scratch = Scratch::new("loaded-script");
+    let script = scratch.join("script.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh -e\necho \"script $# $1\"\nprintf 'a\\nb\\nc\\n' | wc -l\nexit ${ZPTEST_EXIT:-0}\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cmd = Cmd::new(&script).arg("x");
+    let o = assert_same_as_native(&cmd.clone().env("ZPTEST_EXIT", "4"), &Mode::Loader(None));
+    assert_eq!(o.code(), Some(4), "{}", o.report());
+    counts_match_strace_loaded("script-loaded", cmd, &[(59, "execve"), (293, "pipe2")]);
+}
+
+#[test]
+fn python_ssl_through_the_launcher_escapes_nothing() {
+    let scratch = Scratch::new("loaded-audit");
+    let report = scratch.join("audit.txt");
+    let o = Cmd::new(python3())
+        .args(["-c", "import ssl; print(ssl.OPENSSL_VERSION[:7])"])
+        .env("ZPOLINE_AUDIT", &report)
+        .run(&Mode::Loader(None));
+    o.assert_success("python3 -c 'import ssl' through the launcher");
+    assert_eq!(o.stdout, "OpenSSL\n", "{}", o.report());
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        text.contains("escaped: 0 system calls"),
+        "the audit shows escaped calls:\n{text}"
+    );
+    assert!(
+        text.contains("libc.so.6+0x"),
+        "the audit does not name the program's objects:\n{text}"
+    );
+}
