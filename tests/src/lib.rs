@@ -1110,6 +1110,15 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
         }
     }
     let group_of = |pid: u32| *group.get(&pid).unwrap_or(&pid);
+    // Who made each thread and process.
+    let mut parent: HashMap<u32, u32> = HashMap::new();
+    for r in &trace.records {
+        if matches!(r.name.as_str(), "clone" | "clone3" | "fork" | "vfork")
+            && let Some(child) = r.result.as_deref().and_then(|v| v.parse::<u32>().ok())
+        {
+            parent.insert(child, r.pid);
+        }
+    }
     let mut dumped: std::collections::HashSet<u32> = std::collections::HashSet::new();
     let mut late_threads: std::collections::HashSet<u32> = std::collections::HashSet::new();
     let mut internal = RuntimeInternal::default();
@@ -1132,15 +1141,14 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
                 continue;
             }
         }
-        // A thread or process first seen before any ready marker was made before the hook
-        // was loaded (the launcher's own): not hooked.
-        let s = *state
-            .entry(r.pid)
-            .or_insert(if Some(r.pid) == root || out.ready_markers == 0 {
-                State::Outside
-            } else {
-                State::Inside
-            });
+        // A thread or process starts inside the window if its creator is in one (made by a
+        // hooked clone); one the launcher made before the program started is not hooked.
+        let initial = match parent.get(&r.pid) {
+            _ if Some(r.pid) == root => State::Outside,
+            Some(p) if state.get(p) == Some(&State::Outside) => State::Outside,
+            _ => State::Inside,
+        };
+        let s = *state.entry(r.pid).or_insert(initial);
         let nr = r.nr.unwrap_or(COUNT_BUCKETS).min(COUNT_BUCKETS);
         let exec_ok =
             matches!(r.nr, Some(NR_EXECVE | NR_EXECVEAT)) && r.result.as_deref() == Some("0");
@@ -1193,11 +1201,19 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
     out.threads = active.len();
     out.cut_off = late_threads.len() as u64;
     // The safety net's SIGSYS handler returns with its own rt_sigreturn, which strace sees and
-    // the hook does not: one per SIGSYS delivered with si_code=SYS_USER_DISPATCH.
+    // the hook does not: one per SIGSYS delivered with si_code=SYS_USER_DISPATCH, unless the
+    // call it caught ended the thread or the process (exit, exit_group).
+    // (execve and execveat are caught, then entered through the dispatcher after the handler
+    // returned, like clone and rt_sigreturn.)
     let net = trace
         .signals
         .iter()
-        .filter(|(_, t)| t.contains("SYS_USER_DISPATCH"))
+        .filter(|(_, t)| {
+            t.contains("SYS_USER_DISPATCH")
+                && !["__NR_exit_group,", "__NR_exit,"]
+                    .iter()
+                    .any(|n| t.contains(n))
+        })
         .count() as u64;
     if let Some(c) = out.counts.get_mut(&NR_RT_SIGRETURN) {
         *c = c.saturating_sub(net);
@@ -1262,6 +1278,8 @@ impl RuntimeInternal {
                     mine
                 }
             }
+            // The check before a child is started through the launcher (follow.rs).
+            "faccessat2" => r.call.contains(", X_OK, 0"),
             "prctl" => {
                 r.call.contains("PR_SET_SYSCALL_USER_DISPATCH")
                     || r.call.contains("prctl(0x3b")

@@ -106,7 +106,7 @@ fn static_go_program_with_goroutines_is_hooked() {
 #[test]
 fn dynamic_loader_system_calls_are_hooked() {
     // ls through the launcher: its dynamic loader's openat of libc and its mmaps are counted.
-    let cmd = Cmd::new("/bin/ls").args(["-l", "/"]);
+    let cmd = Cmd::new("/bin/ls").args(["-la", "/usr"]);
     assert_same_as_native(&cmd, &Mode::Loader(None));
     counts_match_strace_loaded(
         "ls-loaded",
@@ -154,5 +154,25 @@ fn python_ssl_through_the_launcher_escapes_nothing() {
     assert!(
         text.contains("libc.so.6+0x"),
         "the audit does not name the program's objects:\n{text}"
+    );
+}
+
+#[test]
+fn children_of_a_loaded_program_are_loaded_too() {
+    // A shell that scrubs the runtime's variables, then runs a static program (which
+    // LD_PRELOAD cannot reach), a command that does not exist and a dynamic one.
+    let prog = staticmix(&["-static"], "-static");
+    let script = format!(
+        "unset LD_PRELOAD LIBZPHOOK; {} a b; nosuchcommand-zp 2>/dev/null; echo \"status $?\"; exec /bin/echo done",
+        prog.display()
+    );
+    let cmd = Cmd::new("/bin/sh").arg("-c").arg(&script);
+    let o = assert_same_as_native(&cmd, &Mode::Loader(None));
+    assert!(o.stdout.contains("child said"), "{}", o.report());
+    assert!(o.stdout.ends_with("status 127\ndone\n"), "{}", o.report());
+    counts_match_strace_loaded(
+        "children-loaded",
+        cmd,
+        &[(59, "execve"), (158, "arch_prctl"), (56, "clone")],
     );
 }

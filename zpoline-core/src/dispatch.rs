@@ -400,10 +400,24 @@ unsafe fn clone_new_stack(args: &[i64; 7], f: &Frame, flags: i64) -> i64 {
             child_fs = f.fs;
         }
     }
+    // A vfork-like child claims a dispatch stack of its own through the TLS it shares: ours
+    // is put back once it is gone.
+    let (busy, top, index) = (
+        arch::dstack_busy(),
+        arch::dstack_top(),
+        arch::dstack_index(),
+    );
     // SAFETY: the caller prepared args and the child frame.
     let r = unsafe { arch::clone_with_frame(args, f, u64::from(vfork_like), child_tp, child_fs) };
     if r < 0 && child_tp != 0 {
         crate::loader::free_thread_block(child_tp);
+    }
+    if vfork_like && (arch::dstack_index() != index || arch::dstack_top() != top) {
+        if arch::dstack_top() != 0 {
+            crate::dstack::release(arch::dstack_index());
+        }
+        arch::set_dstack(top, index);
+        arch::set_dstack_busy(busy);
     }
     if vfork_like {
         arch::set_vfork_child(false);

@@ -83,6 +83,13 @@ pub fn claim_for_vfork_child() {
     claim();
 }
 
+/// [`claim_for_vfork_child`] for the child of a vfork-like clone on a stack of its own
+/// (posix_spawn's), called from its first instructions in `clone_with_frame`: the parent,
+/// suspended until the child calls `execve` or exits, restores its own TLS fields afterwards.
+pub extern "C" fn claim_for_spawned_child() {
+    claim_for_vfork_child();
+}
+
 /// In a child that does not share its parent's memory (fork): only the calling thread was
 /// copied, so every stack but its own is free again (other threads' claims would leak, one per
 /// thread the parent had). Makes no system call.

@@ -11,6 +11,12 @@ use std::sync::OnceLock;
 
 /// Our variables, each `NAME=value\0`; the first is `LD_PRELOAD=<runtime path>`.
 static VARS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+/// The launcher (`ZPOLINE_LAUNCHER`, set by `zpoline run`), NUL-terminated: a program it started
+/// with its own loader has its children started the same way.
+static LAUNCHER: OnceLock<Vec<u8>> = OnceLock::new();
+/// Most arguments passed on through the launcher (more: the child is started with
+/// `LD_PRELOAD` instead).
+const MAX_ARGS: usize = 4096;
 
 /// Most environment entries handled; a larger environment is passed on unchanged.
 const MAX_ENV: usize = 1024;
@@ -33,6 +39,13 @@ pub fn init(runtime: &str) {
         }
     }
     let _ = VARS.set(vars);
+    if let Some(l) = std::env::var_os("ZPOLINE_LAUNCHER") {
+        let mut l = std::os::unix::ffi::OsStrExt::as_bytes(l.as_os_str()).to_vec();
+        if l.starts_with(b"/") && !l.contains(&0) {
+            l.push(0);
+            let _ = LAUNCHER.set(l);
+        }
+    }
 }
 
 fn name_of(entry: &[u8]) -> &[u8] {
@@ -57,14 +70,80 @@ unsafe fn c_len(p: *const u8) -> usize {
 ///
 /// # Safety
 /// `args` are the application's arguments to execve/execveat.
-pub unsafe fn exec(mut args: [i64; 7], env_index: usize) -> i64 {
-    let raw = |a: &[i64; 7]| {
-        // SAFETY: the application's system call.
-        unsafe { crate::arch::x86_64::raw_syscall(a[0], a[1], a[2], a[3], a[4], a[5], a[6]) }
-    };
+pub unsafe fn exec(args: [i64; 7], env_index: usize) -> i64 {
     let Some(vars) = VARS.get() else {
         return raw(&args);
     };
+    // A program the launcher's loader started: its children too (statically linked ones
+    // included, and their dynamic loader's calls), through `zpoline run --exec PATH -- ARGV`.
+    // The argument array takes 32 KiB of stack: only on a dispatch stack (not on the small
+    // stack of a spawned child that has none).
+    if crate::arch::x86_64::loader_mode()
+        && args[0] == libc::SYS_execve
+        && LAUNCHER.get().is_some()
+        && roomy_stack()
+    {
+        // SAFETY: the caller's contract.
+        return unsafe { exec_launched(args, env_index, vars) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { exec_env(args, env_index, vars, false) }
+}
+
+fn raw(a: &[i64; 7]) -> i64 {
+    // SAFETY: the application's system call.
+    unsafe { crate::arch::x86_64::raw_syscall(a[0], a[1], a[2], a[3], a[4], a[5], a[6]) }
+}
+
+/// Whether the calling thread runs on its dispatch stack with 128 KiB or more to spare.
+fn roomy_stack() -> bool {
+    let here = core::hint::black_box(0u8);
+    let sp = &here as *const u8 as u64;
+    let top = crate::arch::x86_64::dstack_top();
+    top != 0 && sp < top && sp > top - crate::dstack::SIZE + 128 * 1024
+}
+
+/// `execve` through the launcher: `launcher run --exec PATH -- ARGV...` (see [`exec`]).
+///
+/// # Safety
+/// `args` are the application's arguments to execve.
+#[inline(never)]
+unsafe fn exec_launched(mut args: [i64; 7], env_index: usize, vars: &[Vec<u8>]) -> i64 {
+    let mut new_argv: [*const u8; MAX_ARGS + 8] = [core::ptr::null(); MAX_ARGS + 8];
+    let Some(launcher) = LAUNCHER.get() else {
+        return raw(&args);
+    };
+    // SAFETY: the application's execve arguments.
+    if !unsafe { launcher_argv(launcher, args[1], args[2], &mut new_argv) } {
+        // SAFETY: the caller's contract.
+        return unsafe { exec_env(args, env_index, vars, false) };
+    }
+    // What the kernel would refuse, it refuses: the same execve, unchanged.
+    let ok = crate::sys::syscall6(
+        libc::SYS_faccessat2,
+        [libc::AT_FDCWD as i64, args[1], libc::X_OK as i64, 0, 0, 0],
+    );
+    if ok.is_err() {
+        return raw(&args);
+    }
+    args[1] = new_argv[0] as i64;
+    args[2] = new_argv.as_ptr() as i64;
+    // SAFETY: the new argv lives until the call returns.
+    unsafe { exec_env(args, env_index, vars, true) }
+}
+
+/// Performs the exec with the runtime's variables in its environment (without `LD_PRELOAD`
+/// when `through_launcher`: the launcher loads the runtime itself).
+///
+/// # Safety
+/// `args` are the application's arguments to execve/execveat.
+#[inline(never)]
+unsafe fn exec_env(
+    mut args: [i64; 7],
+    env_index: usize,
+    vars: &[Vec<u8>],
+    through_launcher: bool,
+) -> i64 {
     let envp = args[env_index] as *const *const u8;
     let mut out: [*const u8; MAX_ENV + 8] = [core::ptr::null(); MAX_ENV + 8];
     let mut preload_buf = [0u8; MAX_PRELOAD];
@@ -90,7 +169,29 @@ pub unsafe fn exec(mut args: [i64; 7], env_index: usize) -> i64 {
                     have[i] = true;
                 }
             }
-            if name == b"LD_PRELOAD" {
+            if name == b"LD_PRELOAD" && through_launcher {
+                // The launcher loads the runtime itself: a preloaded copy would start first.
+                let theirs = &entry[b"LD_PRELOAD=".len().min(entry.len())..];
+                let mut at = b"LD_PRELOAD=".len();
+                preload_buf[..at].copy_from_slice(b"LD_PRELOAD=");
+                for p in theirs.split(|&b| b == b':' || b == b' ') {
+                    if p.is_empty() || p == runtime || at + p.len() + 2 > preload_buf.len() {
+                        continue;
+                    }
+                    if at > b"LD_PRELOAD=".len() {
+                        preload_buf[at] = b':';
+                        at += 1;
+                    }
+                    preload_buf[at..at + p.len()].copy_from_slice(p);
+                    at += p.len();
+                }
+                preload_buf[at] = 0;
+                have[0] = true;
+                if at == b"LD_PRELOAD=".len() {
+                    continue; // nothing else was preloaded
+                }
+                replaced = preload_buf.as_ptr();
+            } else if name == b"LD_PRELOAD" {
                 let theirs = &entry[b"LD_PRELOAD=".len().min(entry.len())..];
                 let named = theirs
                     .split(|&b| b == b':' || b == b' ')
@@ -118,6 +219,9 @@ pub unsafe fn exec(mut args: [i64; 7], env_index: usize) -> i64 {
         }
     }
     for (i, v) in vars.iter().enumerate().take(have.len()) {
+        if i == 0 && through_launcher {
+            continue; // no LD_PRELOAD for the launcher
+        }
         if !have[i] && n < out.len() - 1 {
             out[n] = v.as_ptr();
             n += 1;
@@ -126,6 +230,54 @@ pub unsafe fn exec(mut args: [i64; 7], env_index: usize) -> i64 {
     out[n] = core::ptr::null();
     args[env_index] = out.as_ptr() as i64;
     raw(&args)
+}
+
+/// Fills `out` with `launcher run --exec PATH -- ARGV...` for `execve(path, argv, …)`; false
+/// when the arguments do not fit (or `path` is null).
+///
+/// # Safety
+/// `path` and `argv` are the application's execve arguments (a C string, a NULL-terminated
+/// array of C strings or null).
+unsafe fn launcher_argv(
+    launcher: &[u8],
+    path: i64,
+    argv: i64,
+    out: &mut [*const u8; MAX_ARGS + 8],
+) -> bool {
+    if path == 0 {
+        return false;
+    }
+    let head: [*const u8; 5] = [
+        launcher.as_ptr(),
+        c"run".as_ptr().cast(),
+        c"--exec".as_ptr().cast(),
+        path as *const u8,
+        c"--".as_ptr().cast(),
+    ];
+    out[..head.len()].copy_from_slice(&head);
+    let mut n = head.len();
+    let argv = argv as *const *const u8;
+    if !argv.is_null() {
+        loop {
+            // SAFETY: the application's NULL-terminated argv.
+            let a = unsafe { *argv.add(n - head.len()) };
+            if a.is_null() {
+                break;
+            }
+            if n >= MAX_ARGS {
+                return false;
+            }
+            out[n] = a;
+            n += 1;
+        }
+    }
+    if n == head.len() {
+        // execve with an empty argv: the program gets its path as argv[0] from the launcher.
+        out[n] = path as *const u8;
+        n += 1;
+    }
+    out[n] = core::ptr::null();
+    true
 }
 
 #[cfg(test)]

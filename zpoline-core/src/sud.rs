@@ -255,8 +255,9 @@ pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut
             // These need the dispatcher's frame handling (a stack to return on, a shared stack
             // to preserve, the signal frame at the site's stack pointer): enter it as a
             // rewritten site would.
-            // arch_prctl: in loader mode it changes the thread pointer the dispatch restores.
-            15 | 56 | 58 | 158 | 435 => {
+            // arch_prctl: in loader mode it changes the thread pointer the dispatch restores;
+            // execve/execveat: building the child's arguments needs a dispatch stack's room.
+            15 | 56 | 58 | 59 | 158 | 322 | 435 => {
                 sites::insert(site);
                 let sp = g[REG_RSP] as u64 - 8;
                 // SAFETY: the application's stack, where a rewritten site would have pushed.

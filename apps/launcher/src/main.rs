@@ -6,10 +6,13 @@
 //! zpoline load -- CMD [ARGS...]
 //! ```
 //!
-//! It sets `LD_PRELOAD` (the runtime found next to this binary, or `ZPOLINE_LIB`), `LIBZPHOOK`
-//! and `ZPOLINE_AUDIT`, then executes the command. The runtime carries its variables on to
-//! every child across `execve`. Statically linked programs, which `LD_PRELOAD` cannot reach,
-//! are refused with an explanation.
+//! `run` loads the runtime (found next to this binary, or `ZPOLINE_LIB`) into this process,
+//! maps the command with the launcher's own ELF loader and lets the runtime rewrite it, load the
+//! hook (`--hook`, `LIBZPHOOK`) and jump to its first instruction: statically linked programs
+//! work, and a dynamic program's loader is hooked from its first system call. The program's
+//! children are started the same way (`zpoline run --exec PATH -- ARGV...`, by the runtime).
+//! `--preload` instead sets `LD_PRELOAD`, `LIBZPHOOK` and `ZPOLINE_AUDIT` and executes the
+//! command (hooked from the runtime's constructor on; static programs are refused).
 //!
 //! `load` runs the command through the launcher's own ELF loader (`zpoline_launcher::loader`)
 //! without the runtime: it maps the program and its interpreter into this process, builds the
@@ -22,7 +25,7 @@ use std::process::{Command, ExitCode};
 
 use zpoline_launcher::loader;
 
-const USAGE: &str = "usage: zpoline run [--hook LIB] [--audit[=FILE]] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
+const USAGE: &str = "usage: zpoline run [--hook LIB] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,6 +34,9 @@ struct Request {
     load: bool,
     /// `--preload`: run with `LD_PRELOAD` instead of the launcher's loader.
     preload: bool,
+    /// `--exec PATH`: the file to run, with `command` as its whole argv (how the runtime
+    /// starts the children of a program the launcher loaded).
+    exec: Option<PathBuf>,
     hook: Option<PathBuf>,
     audit: Option<OsString>,
     command: Vec<OsString>,
@@ -44,6 +50,7 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
     let mut req = Request {
         load: false,
         preload: false,
+        exec: None,
         hook: None,
         audit: None,
         command: Vec::new(),
@@ -74,6 +81,11 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
             }
             "--audit" => req.audit = Some("1".into()),
             "--preload" => req.preload = true,
+            "--exec" => {
+                let v = args.get(i + 1).ok_or("--exec needs a file")?;
+                req.exec = Some(PathBuf::from(v));
+                i += 1;
+            }
             s if s.starts_with("--hook=") => req.hook = Some(PathBuf::from(&s["--hook=".len()..])),
             s if s.starts_with("--audit=") => {
                 req.audit = Some(OsString::from(&s["--audit=".len()..]))
@@ -167,7 +179,7 @@ fn run(req: Request) -> Result<(), String> {
             ));
         }
     }
-    let Some(program) = resolve(&req.command[0]) else {
+    let Some(program) = req.exec.clone().or_else(|| resolve(&req.command[0])) else {
         return Err(format!(
             "{}: command not found",
             req.command[0].to_string_lossy()
@@ -265,6 +277,10 @@ fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), Strin
     // SAFETY: the launcher runs no other thread yet; the runtime reads these at its start.
     unsafe {
         std::env::set_var("ZPOLINE_LOADER", "1");
+        if let Ok(me) = std::env::current_exe() {
+            // The runtime starts the program's children through this launcher too.
+            std::env::set_var("ZPOLINE_LAUNCHER", me);
+        }
         if let Some(h) = &req.hook {
             std::env::set_var("LIBZPHOOK", h.canonicalize().unwrap_or_else(|_| h.clone()));
         }

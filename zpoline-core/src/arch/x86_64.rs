@@ -1187,6 +1187,13 @@ pub unsafe extern "C" fn clone_with_frame(
         "pop %rbx",
         "ret",
         "1:",                            // child: rsp = the block on its new stack
+        "test %rbx, %rbx",               // a vfork-like child sharing our TLS?
+        "jz 9f",
+        "mov %rsp, %rbp",                // (rbp is popped from the block below)
+        "and $-16, %rsp",                // the C ABI's alignment
+        "call {spawned}",                // a dispatch stack of its own (the one in the TLS it
+        "mov %rbp, %rsp",                // shares is its parent's, in use); %fs is still ours
+        "9:",
         "test %r14, %r14",               // loader: a runtime thread pointer of its own?
         "jz 5f",
         "wrgsbase %r14",                 // GS base = it
@@ -1205,7 +1212,7 @@ pub unsafe extern "C" fn clone_with_frame(
         "add zp_tls@GOTTPOFF(%rip), %r9", // r9 = &zp_tls (in the child's runtime TLS)
         "test %rbx, %rbx",               // a vfork-like child sharing our TLS?
         "jz 3f",
-        "orq $9, 8(%r9)", // zp_tls.flags |= vfork child, stays on its stack
+        "orq $1, 8(%r9)", // zp_tls.flags |= vfork child
         "3:",
         "cmpq $0, {sud_active}(%rip)", // safety net on? (not inherited by a new task)
         "je 4f",
@@ -1241,6 +1248,7 @@ pub unsafe extern "C" fn clone_with_frame(
         sud_start = sym crate::sud::RANGE_START,
         sud_len = sym crate::sud::RANGE_LEN,
         loader = sym LOADER,
+        spawned = sym crate::dstack::claim_for_spawned_child,
         options(att_syntax),
     )
 }
@@ -1380,8 +1388,10 @@ pub static APP_HANDLERS: [core::sync::atomic::AtomicU64; 65] =
 /// the runtime's own SIGSEGV, SIGILL and SIGSYS): when the signal interrupted the runtime or
 /// the hook (`%fs` is the runtime's thread pointer), the application's handler runs with its
 /// own thread pointer and, when the safety net is on, the selector at BLOCK (its system calls
-/// are hooked); both are put back when it returns. When it interrupted the application, a
-/// tail call. The handler is `APP_HANDLERS[sig]`.
+/// are hooked). When it returns, `%fs` is the runtime's again; the selector stays BLOCK for the
+/// application's restorer, whose `rt_sigreturn` then enters the dispatcher, which resumes the
+/// interrupted runtime code with ALLOW. When it interrupted the application, a tail call. The
+/// handler is `APP_HANDLERS[sig]`.
 ///
 /// ```text
 ///  handler stack (the signal frame's)
@@ -1428,7 +1438,10 @@ pub unsafe extern "C" fn app_signal_entry(
         "wrfsbase %rax", // the application's thread pointer
         "call *%r11", // handler(sig, info, ctx)
         "wrfsbase %rbx", // the runtime's again
+        "testq $2, 8(%r12)", // net on? then the selector stays BLOCK: the application's
+        "jnz 3f", // restorer runs next (its rt_sigreturn is hooked and puts ALLOW back)
         "movb %r13b, 16(%r12)", // the selector as it was
+        "3:",
         "add $16, %rsp",
         "pop %r13",
         "pop %r12",
