@@ -176,3 +176,26 @@ fn children_of_a_loaded_program_are_loaded_too() {
         &[(59, "execve"), (158, "arch_prctl"), (56, "clone")],
     );
 }
+
+#[test]
+fn thread_churn_does_not_grow_the_process() {
+    // Each thread of a loaded program gets a TLS block of the launcher's libc; 20000 threads
+    // one after the other must leave the resident size where 200 leave it (it grew by about
+    // 5 KiB per thread, then corrupted the heap when the launcher's malloc moved the program
+    // break that the program's libc also moves).
+    let prog = compile_c(
+        &c_dir().join("churn.c"),
+        &["-O2", "-static", "-pthread"],
+        "-static",
+    );
+    let rss = |n: &str| {
+        let o = Cmd::new(&prog).arg(n).run(&Mode::Loader(None));
+        o.assert_success(&format!("churn {n} through the launcher"));
+        o.stdout.trim().parse::<u64>().unwrap()
+    };
+    let (small, big) = (rss("200"), rss("20000"));
+    assert!(
+        big < small + 4096,
+        "RSS grew from {small} KiB (200 threads) to {big} KiB (20000 threads)"
+    );
+}

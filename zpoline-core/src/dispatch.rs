@@ -232,6 +232,10 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             return unsafe { crate::follow::exec([nr, a1, a2, a3, a4, a5, a6], 4) };
         }
         SYS_EXIT => {
+            if arch::loader_mode() && !arch::in_vfork_child() {
+                // Its runtime TLS block goes back (after a quarantine, see loader.rs).
+                crate::loader::retire_thread_block(arch::gs_base());
+            }
             if let Some(index) = crate::dstack::releasable() {
                 // SAFETY: this thread's own dispatch stack; exit does not return.
                 unsafe { arch::exit_thread(a1, index) }

@@ -54,6 +54,7 @@ pub fn new_thread_block() -> Option<u64> {
     if f == 0 {
         return None;
     }
+    free_retired();
     // SAFETY: the dynamic loader's own function, with its documented null argument.
     let alloc: unsafe extern "C" fn(*mut libc::c_void) -> *mut libc::c_void =
         unsafe { core::mem::transmute(f) };
@@ -84,6 +85,53 @@ pub fn free_thread_block(tp: u64) {
             unsafe { core::mem::transmute(f) };
         // SAFETY: as above.
         unsafe { free(tp as *mut libc::c_void, true) };
+    }
+}
+
+/// The launcher's own thread block (its libc made it at start-up; never freed).
+static MAIN_TP: AtomicU64 = AtomicU64::new(0);
+/// Blocks of exited threads with the serial number of their exit: freed by a thread that
+/// creates a thread once [`QUARANTINE`] more threads have exited (an exiting thread still runs
+/// a few instructions with its block after giving it back: none of them touches it, but a
+/// signal handler could). Freeing in the creating thread keeps the launcher's malloc caches in
+/// a thread that lives on.
+static RETIRED: [AtomicU64; RING] = [const { AtomicU64::new(0) }; RING];
+static RETIRED_AT: [AtomicU64; RING] = [const { AtomicU64::new(0) }; RING];
+static EXITS: AtomicU64 = AtomicU64::new(0);
+const RING: usize = 256;
+const QUARANTINE: u64 = 64;
+
+/// Called by a thread about to exit with its runtime thread pointer: the block goes back to
+/// the launcher's malloc later (see [`RETIRED`]), so that a program that starts and ends
+/// threads all the time does not grow. The launcher's own block is kept.
+pub fn retire_thread_block(tp: u64) {
+    if tp == 0 || tp == MAIN_TP.load(Ordering::Relaxed) {
+        return;
+    }
+    let n = EXITS.fetch_add(1, Ordering::AcqRel);
+    let i = (n % RING as u64) as usize;
+    let old = RETIRED[i].swap(0, Ordering::AcqRel);
+    if old != 0 {
+        // 256 exits with no thread created meanwhile: this one is long gone.
+        free_thread_block(old);
+    }
+    RETIRED_AT[i].store(n, Ordering::Relaxed);
+    RETIRED[i].store(tp, Ordering::Release);
+}
+
+/// Frees the retired blocks whose quarantine is over (see [`RETIRED`]).
+fn free_retired() {
+    let now = EXITS.load(Ordering::Acquire);
+    for (slot, at) in RETIRED.iter().zip(&RETIRED_AT) {
+        let tp = slot.load(Ordering::Acquire);
+        if tp != 0
+            && now.saturating_sub(at.load(Ordering::Relaxed)) >= QUARANTINE
+            && slot
+                .compare_exchange(tp, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            free_thread_block(tp);
+        }
     }
 }
 
@@ -384,6 +432,7 @@ pub unsafe extern "C" fn zpoline_loader_start(
     // thread the application creates.
     // SAFETY: this thread's own thread pointer; nothing else uses the GS base.
     unsafe { arch::set_gs_base(arch::fs_base()) };
+    MAIN_TP.store(arch::fs_base(), Ordering::Relaxed);
     arch::LOADER.store(1, Ordering::SeqCst);
     arch::set_app_fs(0);
     crate::sud::warm_decoder();

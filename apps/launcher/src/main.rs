@@ -289,21 +289,24 @@ fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), Strin
         }
     }
     let envp = program_environment(runtime);
-    // Threads of the program run the launcher's libc in the hook: it must know it is not
-    // single-threaded (malloc's locks).
-    let _ = std::thread::spawn(|| {}).join();
     // The launcher's malloc serves the runtime (the TLS blocks of the program's threads, the
-    // decoder's tables) after the program starts: its memory is taken now, in one piece, so that
-    // no system call of the launcher's libc (brk, a new arena's mmap) appears among the
-    // program's. One arena for every thread, a large top pad, never trimmed.
+    // decoder's tables) after the program starts. Its memory is taken now, in one piece: the
+    // program's libc moves the same program break (brk) with a cached idea of where it is, so
+    // the launcher's libc must never move it again (one would shrink the other's heap), and no
+    // system call of the launcher's libc (brk, a new arena's mmap) appears among the program's.
+    // One arena for every thread, a top pad of 256 MiB (address space: pages are only used
+    // when touched; about 50000 live threads' blocks), never trimmed.
     // SAFETY: mallopt/malloc/free of the launcher's own libc, no other thread running.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_TOP_PAD, 32 << 20);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::free(libc::malloc(64));
     }
+    // Threads of the program run the launcher's libc in the hook: it must know it is not
+    // single-threaded (malloc's locks). (After mallopt: the arena limit is read once.)
+    let _ = std::thread::spawn(|| {}).join();
     let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(runtime.as_os_str()))
         .map_err(|_| format!("{}: a NUL byte in the path", runtime.display()))?;
     // SAFETY: dlopen of the runtime, whose constructor does nothing with ZPOLINE_LOADER=1.
