@@ -283,18 +283,46 @@ struct Runtime {
     /// keeping the extended state for a hook that may touch it) or `ZPOLINE_SUD=1` (the cost
     /// of the armed safety net).
     settings: &'static [(&'static str, &'static str)],
+    /// Hooked runs go through the launcher's loader (`zpoline run --hook HOOK -- PROGRAM`)
+    /// instead of `LD_PRELOAD`.
+    launcher: Option<PathBuf>,
 }
 
 /// The settings a hooked run may get; removed from native runs and other hooked runs.
 const SETTINGS: [&str; 2] = ["ZPOLINE_SAVE_VECTORS", "ZPOLINE_SUD"];
 
 impl Runtime {
+    /// A command running `program` natively or under the runtime (environment set).
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>, hooked: bool) -> Command {
+        let mut cmd = match (&self.launcher, hooked) {
+            (Some(launcher), true) => {
+                let mut c = Command::new(launcher);
+                c.arg("run")
+                    .arg("--hook")
+                    .arg(&self.hook)
+                    .arg("--")
+                    .arg(program);
+                c
+            }
+            _ => Command::new(program),
+        };
+        self.apply(&mut cmd, hooked);
+        cmd
+    }
+
     /// Sets up `cmd`'s environment to run natively or under the runtime.
     fn apply<'c>(&self, cmd: &'c mut Command, hooked: bool) -> &'c mut Command {
         for k in SETTINGS {
             cmd.env_remove(k);
         }
-        if hooked {
+        if hooked && self.launcher.is_some() {
+            for (k, v) in self.settings {
+                cmd.env(k, v);
+            }
+            cmd.env_remove("LD_PRELOAD")
+                .env("ZPOLINE_LIB", &self.zpoline)
+                .env_remove("LIBZPHOOK")
+        } else if hooked {
             for (k, v) in self.settings {
                 cmd.env(k, v);
             }
@@ -466,9 +494,8 @@ fn compile(dir: &Path, name: &str, source: &str, flags: &[&str], output: &str) -
 /// and of neither when native, with the probe call that passthrough.c answers.
 fn check_probe(getpid_loop: &Path, runtime: &Runtime) -> Result<()> {
     for hooked in [false, true] {
-        let mut cmd = Command::new(getpid_loop);
+        let mut cmd = runtime.command(getpid_loop, hooked);
         cmd.arg("probe");
-        runtime.apply(&mut cmd, hooked);
         let output = run_checked(
             &mut cmd,
             &format!("getpid_loop probe ({})", setting(hooked)),
@@ -504,11 +531,10 @@ fn getpid_run(
     opts: &Options,
     runtime: &Runtime,
 ) -> Result<f64> {
-    let mut cmd = Command::new(getpid_loop);
+    let mut cmd = runtime.command(getpid_loop, hooked);
     cmd.arg(mode)
         .arg(opts.iters.to_string())
         .arg(opts.reps.to_string());
-    runtime.apply(&mut cmd, hooked);
     let what = format!("getpid_loop {mode} ({})", setting(hooked));
     let output = run_checked(&mut cmd, &what)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -553,12 +579,11 @@ fn command_line(program: &str, args: &[&str]) -> String {
 
 /// Wall time of one run of `program args`, from spawn to exit; fails unless it succeeds.
 fn time_once(program: &str, args: &[&str], hooked: bool, runtime: &Runtime) -> Result<Duration> {
-    let mut cmd = Command::new(program);
+    let mut cmd = runtime.command(program, hooked);
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    runtime.apply(&mut cmd, hooked);
     let start = Instant::now();
     let status = cmd
         .status()
@@ -584,9 +609,8 @@ fn measure_startup(
     runtime: &Runtime,
 ) -> Result<(f64, f64)> {
     for hooked in [false, true] {
-        let mut cmd = Command::new(program);
+        let mut cmd = runtime.command(program, hooked);
         cmd.args(args);
-        runtime.apply(&mut cmd, hooked);
         let what = format!("{} ({})", command_line(program, args), setting(hooked));
         run_checked(&mut cmd, &what)?;
     }
@@ -830,10 +854,19 @@ fn run(opts: &Options) -> Result<()> {
             )
         }
     };
+    let static_loop = compile(
+        &work.path,
+        "getpid_loop",
+        GETPID_LOOP_C,
+        &["-O2", "-static"],
+        "getpid_loop_static",
+    )?;
+    let launcher = zpoline.with_file_name("zpoline");
     let runtime = Runtime {
         zpoline,
         hook,
         settings: &[],
+        launcher: None,
     };
 
     if opts.hook.is_none() {
@@ -848,13 +881,25 @@ fn run(opts: &Options) -> Result<()> {
         zpoline: runtime.zpoline.clone(),
         hook: runtime.hook.clone(),
         settings,
+        launcher: None,
     };
     let saving = with(&[("ZPOLINE_SAVE_VECTORS", "always")]);
     let netted = with(&[("ZPOLINE_SUD", "1")]);
-    for (key, label, mode, rt, target) in [
+    let loaded = Runtime {
+        launcher: Some(launcher.clone()),
+        ..with(&[])
+    };
+    if !launcher.is_file() {
+        return Err(Failure::setup(format!(
+            "{}: not found; build the workspace first (make)",
+            launcher.display()
+        )));
+    }
+    for (key, label, program, mode, rt, target) in [
         (
             "getpid_asm",
             "getpid, inline-asm syscall",
+            &getpid_loop,
             "asm",
             &runtime,
             Some(GETPID_TARGET),
@@ -862,6 +907,7 @@ fn run(opts: &Options) -> Result<()> {
         (
             "getpid_libc",
             "getpid, libc syscall()",
+            &getpid_loop,
             "libc",
             &runtime,
             Some(GETPID_TARGET),
@@ -871,6 +917,7 @@ fn run(opts: &Options) -> Result<()> {
         (
             "getpid_asm_vectors",
             "getpid, asm, vectors saved",
+            &getpid_loop,
             "asm",
             &saving,
             None,
@@ -880,13 +927,34 @@ fn run(opts: &Options) -> Result<()> {
         (
             "getpid_asm_net",
             "getpid, asm, net armed",
+            &getpid_loop,
             "asm",
             &netted,
             None,
         ),
+        // A statically linked program through the launcher's loader (zpoline run): every
+        // dispatch also switches %fs between the program's thread pointer and the runtime's.
+        (
+            "getpid_asm_loaded_static",
+            "getpid, asm, static, launcher",
+            &static_loop,
+            "asm",
+            &loaded,
+            None,
+        ),
+        // A dynamic one: its libc is mapped by its own dynamic loader after start-up, so the
+        // net is armed and libc's sites are rewritten on their first call.
+        (
+            "getpid_libc_loaded",
+            "getpid, libc, launcher",
+            &getpid_loop,
+            "libc",
+            &loaded,
+            None,
+        ),
     ] {
         progress(&format!("measuring {label}"));
-        let (native, hooked) = measure_getpid(&getpid_loop, mode, opts, rt)?;
+        let (native, hooked) = measure_getpid(program, mode, opts, rt)?;
         rows.push(Row {
             key,
             label,
@@ -896,18 +964,42 @@ fn run(opts: &Options) -> Result<()> {
             target,
         });
     }
-    for (key, label, program, args, target) in [
+    for (key, label, program, args, rt, target) in [
         (
             "startup_python3",
             "start-up, python3 -c pass",
             PYTHON,
             &["-c", "pass"][..],
+            &runtime,
             Some(PYTHON_STARTUP_TARGET),
         ),
-        ("startup_true", "start-up, /bin/true", TRUE, &[][..], None),
+        (
+            "startup_true",
+            "start-up, /bin/true",
+            TRUE,
+            &[][..],
+            &runtime,
+            None,
+        ),
+        (
+            "startup_python3_loaded",
+            "start-up, python3, launcher",
+            PYTHON,
+            &["-c", "pass"][..],
+            &loaded,
+            None,
+        ),
+        (
+            "startup_true_loaded",
+            "start-up, /bin/true, launcher",
+            TRUE,
+            &[][..],
+            &loaded,
+            None,
+        ),
     ] {
         progress(&format!("measuring {label}"));
-        let (native, hooked) = measure_startup(program, args, opts, &runtime)?;
+        let (native, hooked) = measure_startup(program, args, opts, rt)?;
         rows.push(Row {
             key,
             label,
