@@ -143,19 +143,34 @@ pub fn install(sig: i32) -> Result<(), i32> {
 /// # Safety
 /// `act` / `old` are the application's pointers (null or valid for the kernel's struct).
 pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> {
-    if size != 8 || arch::in_vfork_child() {
+    if size != 8 {
         return None;
+    }
+    if arch::in_vfork_child() {
+        // A spawned child resets its handlers before it calls execve (posix_spawn): SIGSYS
+        // must stay the runtime's while the net can trap its calls (the default action would
+        // kill it). The call still reaches the kernel, as a query.
+        let o = owned(sig).filter(|o| o.sig == SIGSYS && o.installed.load(Ordering::Acquire))?;
+        let mut kernel = KSigaction::default();
+        if let Err(e) = rt_sigaction(o.sig, None, Some(&mut kernel)) {
+            return Some(-(e as i64));
+        }
+        if old != 0 {
+            // SAFETY: the application passed a writable struct sigaction.
+            unsafe { core::ptr::write_volatile(old as *mut KSigaction, o.app_action()) };
+        }
+        return Some(0);
     }
     let Some(o) = owned(sig).filter(|o| o.installed.load(Ordering::Acquire)) else {
         if arch::loader_mode() && (1..=64).contains(&sig) && owned(sig).is_none() {
             // SAFETY: the application's own arguments.
             return Some(unsafe { wrapped_sigaction(sig, act, old, size) });
         }
-        if act != 0 && crate::sud::available() {
+        if act != 0 && kept_unblocked() != 0 {
             // SAFETY: the application passed a readable struct sigaction.
             let mut copy = unsafe { core::ptr::read_volatile(act as *const KSigaction) };
-            if copy.mask & sigbit(SIGSYS) != 0 {
-                copy.mask &= !sigbit(SIGSYS);
+            if copy.mask & kept_unblocked() != 0 {
+                copy.mask &= !kept_unblocked();
                 let r = sys::syscall6(
                     libc::SYS_rt_sigaction,
                     [sig, &copy as *const KSigaction as i64, old, size, 0, 0],
@@ -203,9 +218,7 @@ unsafe fn wrapped_sigaction(sig: i64, act: i64, old: i64, size: i64) -> i64 {
     };
     let mut pass = act;
     if act != 0 {
-        if crate::sud::available() {
-            copy.mask &= !sigbit(SIGSYS);
-        }
+        copy.mask &= !kept_unblocked();
         if copy.handler > 1 {
             slot.store(copy.handler, Ordering::Release);
             copy.handler = entry;
@@ -230,6 +243,20 @@ unsafe fn wrapped_sigaction(sig: i64, act: i64, old: i64, size: i64) -> i64 {
             0
         }
     }
+}
+
+/// The signals the runtime never lets be blocked for real (as a kernel signal set): SIGSYS
+/// once the net can be armed (a trap while it is blocked kills the process), SIGILL once lazy
+/// rewriting is on (a site met between its two writes raises it).
+pub fn kept_unblocked() -> u64 {
+    let mut m = 0;
+    if crate::sud::available() {
+        m |= sigbit(SIGSYS);
+    }
+    if OWNED[2].installed.load(Ordering::Relaxed) {
+        m |= sigbit(SIGILL);
+    }
+    m
 }
 
 /// The bit of signal `sig` in a kernel signal set.
@@ -351,9 +378,7 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     if act.flags & SA_NODEFER == 0 {
         block |= sigbit(o.sig);
     }
-    if crate::sud::available() {
-        block &= !sigbit(SIGSYS);
-    }
+    block &= !kept_unblocked();
     let _ = sys::sigprocmask(libc::SIG_BLOCK, Some(block));
     if act.flags & SA_RESETHAND != 0 {
         o.set_app_action(&KSigaction::default());

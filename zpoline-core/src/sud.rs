@@ -256,8 +256,11 @@ pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut
             // to preserve, the signal frame at the site's stack pointer): enter it as a
             // rewritten site would.
             // arch_prctl: in loader mode it changes the thread pointer the dispatch restores;
-            // execve/execveat: building the child's arguments needs a dispatch stack's room.
-            15 | 56 | 58 | 59 | 158 | 322 | 435 => {
+            // execve/execveat: building the child's arguments needs a dispatch stack's room;
+            // rt_sigprocmask and sigaltstack: made inside this handler, their effect would be
+            // undone by its rt_sigreturn (which restores the mask and the alternate stack
+            // saved in the signal frame).
+            14 | 15 | 56 | 58 | 59 | 131 | 158 | 322 | 435 => {
                 sites::insert(site);
                 let sp = g[REG_RSP] as u64 - 8;
                 // SAFETY: the application's stack, where a rewritten site would have pushed.
@@ -288,19 +291,20 @@ pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut
     arch::set_selector(prev);
 }
 
-/// `rt_sigprocmask(how, set, old, size)` while the net can be armed: SIGSYS is never blocked
-/// for real (a trap while it is blocked would kill the process), but the application keeps its
-/// own view: what it asked for is remembered per thread and shown in `old`. Returns `None` when
+/// `rt_sigprocmask(how, set, old, size)` while the net can be armed or lazy rewriting is on:
+/// SIGSYS and SIGILL are never blocked for real (a trap or a site met half-way through its
+/// rewrite while they are blocked would kill the process), but the application keeps its own
+/// view: what it asked for is remembered per thread and shown in `old`. Returns `None` when
 /// the call needs nothing of this (perform it as it is).
 ///
 /// # Safety
 /// `set` and `old` are the application's pointers (null or 8 bytes).
 pub unsafe fn sigprocmask(how: i64, set: i64, old: i64, size: i64) -> Option<i64> {
-    if !available() || size != 8 {
+    let keep = signals::kept_unblocked();
+    if keep == 0 || size != 8 {
         return None;
     }
-    let bit = signals::sigbit(libc::SIGSYS as i64);
-    let was = arch::app_blocks_sigsys();
+    let was = arch::app_blocked_kept();
     // SAFETY: the application passed a readable sigset (or none).
     let requested = if set != 0 {
         unsafe { core::ptr::read_volatile(set as *const u64) }
@@ -309,30 +313,30 @@ pub unsafe fn sigprocmask(how: i64, set: i64, old: i64, size: i64) -> Option<i64
     };
     let wants = match (set, how as i32) {
         (0, _) => was,
-        (_, libc::SIG_BLOCK) => was || requested & bit != 0,
-        (_, libc::SIG_UNBLOCK) => was && requested & bit == 0,
-        (_, libc::SIG_SETMASK) => requested & bit != 0,
+        (_, libc::SIG_BLOCK) => was | (requested & keep),
+        (_, libc::SIG_UNBLOCK) => was & !(requested & keep),
+        (_, libc::SIG_SETMASK) => requested & keep,
         _ => return None, // EINVAL from the kernel
     };
-    let stripped = requested & !bit;
-    let pass = if set != 0 && how as i32 != libc::SIG_UNBLOCK && requested & bit != 0 {
+    let stripped = requested & !keep;
+    let pass = if set != 0 && how as i32 != libc::SIG_UNBLOCK && requested & keep != 0 {
         &stripped as *const u64 as i64
     } else {
         set
     };
-    if pass == set && !was {
+    if pass == set && was == 0 {
         return None; // nothing to hide either way
     }
     if let Err(e) = sys::syscall6(libc::SYS_rt_sigprocmask, [how, pass, old, size, 0, 0]) {
         return Some(-(e as i64));
     }
-    arch::set_app_blocks_sigsys(wants);
-    if old != 0 && was {
+    arch::set_app_blocked_kept(wants);
+    if old != 0 && was != 0 {
         // SAFETY: the kernel just wrote the old set there.
         unsafe {
             core::ptr::write_volatile(
                 old as *mut u64,
-                core::ptr::read_volatile(old as *const u64) | bit,
+                core::ptr::read_volatile(old as *const u64) | was,
             )
         };
     }

@@ -213,6 +213,9 @@ mod tls {
     /// A vfork-like child started on a stack of its own (posix_spawn's): its dispatches stay
     /// on it (the dispatch stack in the TLS it shares is its parent's, in use).
     pub const STAY: u64 = 8;
+    /// The application asked for SIGILL to be blocked (it is not, for real, while lazy
+    /// rewriting is on).
+    pub const APP_BLOCKS_SIGILL: u64 = 16;
 }
 
 fn set_flag(bit: u64, on: bool) {
@@ -261,16 +264,26 @@ pub fn set_thread_net(on: bool) {
     set_flag(tls::NET_ON, on)
 }
 
-/// Whether the application asked for SIGSYS to be blocked on this thread.
+/// The signals among SIGSYS and SIGILL that the application asked to block on this thread
+/// (as a kernel signal set; they are not blocked for real, see `sud::sigprocmask`).
 #[inline(always)]
-pub fn app_blocks_sigsys() -> bool {
-    tls_load::<{ tls::FLAGS }>() & tls::APP_BLOCKS_SIGSYS != 0
+pub fn app_blocked_kept() -> u64 {
+    let f = tls_load::<{ tls::FLAGS }>();
+    let mut m = 0;
+    if f & tls::APP_BLOCKS_SIGSYS != 0 {
+        m |= 1 << (libc::SIGSYS - 1);
+    }
+    if f & tls::APP_BLOCKS_SIGILL != 0 {
+        m |= 1 << (libc::SIGILL - 1);
+    }
+    m
 }
 
-/// Records whether the application asked for SIGSYS to be blocked on this thread.
+/// Records which of SIGSYS and SIGILL the application asked to block on this thread.
 #[inline(always)]
-pub fn set_app_blocks_sigsys(on: bool) {
-    set_flag(tls::APP_BLOCKS_SIGSYS, on)
+pub fn set_app_blocked_kept(mask: u64) {
+    set_flag(tls::APP_BLOCKS_SIGSYS, mask & 1 << (libc::SIGSYS - 1) != 0);
+    set_flag(tls::APP_BLOCKS_SIGILL, mask & 1 << (libc::SIGILL - 1) != 0);
 }
 
 /// The top of this thread's dispatch stack (0 if it has none).
