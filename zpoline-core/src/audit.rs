@@ -211,8 +211,12 @@ pub fn at_exit() {
     };
     let pid = sys::syscall6(libc::SYS_getpid, [0; 6]).unwrap_or(0);
     // SAFETY: glibc's program_invocation_short_name is a C string set before main.
-    let name =
-        unsafe { core::ffi::CStr::from_ptr(program_invocation_short_name) }.to_string_lossy();
+    let name = match crate::loader::program_name() {
+        Some(n) => String::from_utf8_lossy(n),
+        None => {
+            unsafe { core::ffi::CStr::from_ptr(program_invocation_short_name) }.to_string_lossy()
+        }
+    };
     let _ = writeln!(out, "zpoline audit: pid {pid} ({name})");
     if let Some(s) = STARTUP.get() {
         let _ = writeln!(

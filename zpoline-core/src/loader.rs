@@ -241,6 +241,15 @@ fn release_rseq() {
     );
 }
 
+/// The program's name (the last part of its argv[0]), for the audit: the launcher's libc
+/// knows only its own.
+static NAME: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// The name of the program the loader started (`None` under `LD_PRELOAD`).
+pub fn program_name() -> Option<&'static [u8]> {
+    NAME.get().map(Vec::as_slice)
+}
+
 /// The program's program headers in memory and its load bias (from the auxiliary vector the
 /// launcher built), for finding the objects its dynamic loader mapped later.
 static PROGRAM: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
@@ -259,6 +268,12 @@ unsafe fn record_program(sp: u64) {
         unsafe { core::ptr::read(p as *const u64) }
     };
     let argc = word(sp);
+    if argc > 0 && word(sp + 8) != 0 {
+        // SAFETY: argv[0] is a C string on the initial stack.
+        let arg0 = unsafe { core::ffi::CStr::from_ptr(word(sp + 8) as *const libc::c_char) };
+        let base = arg0.to_bytes().rsplit(|&b| b == b'/').next().unwrap_or(b"");
+        let _ = NAME.set(base.to_vec());
+    }
     let mut p = sp + 8 * (argc + 2); // past argc, argv[], NULL
     while word(p) != 0 {
         p += 8; // envp[]

@@ -7,7 +7,9 @@
 //!   `syscall(SYS_getpid)`, timed inside a small C program (`c/getpid_loop.c`) that runs a
 //!   warm-up and then several repetitions of N calls and reports their median;
 //! - the start-up time of `/usr/bin/python3 -c pass` and `/bin/true` (wall time from spawn to
-//!   exit, median of interleaved runs).
+//!   exit, median of interleaved runs);
+//! - both again through the launcher's own loader (`zpoline run --hook ... -- PROGRAM`), with a
+//!   statically linked build of the getpid program.
 //!
 //! Both C files are embedded in this binary and compiled at run time with `cc` (or `$CC`) in a
 //! temporary directory. The process pins itself to one CPU first; children inherit that.

@@ -142,7 +142,7 @@ fn find_runtime() -> Result<PathBuf, String> {
 fn resolve(cmd: &OsString) -> Option<PathBuf> {
     let p = Path::new(cmd);
     if p.components().count() > 1 {
-        return p.is_file().then(|| p.to_path_buf());
+        return p.exists().then(|| p.to_path_buf());
     }
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(p))
@@ -169,30 +169,41 @@ fn is_static_elf(path: &Path) -> Option<bool> {
     Some(!interp)
 }
 
-fn run(req: Request) -> Result<(), String> {
+/// Why `run` could not start the program: the message, and the exit status (126: found but
+/// cannot be executed, 127: not found or cannot be set up), as a shell would report.
+#[derive(Debug)]
+struct Fail(u8, String);
+
+impl From<String> for Fail {
+    fn from(message: String) -> Fail {
+        Fail(127, message)
+    }
+}
+
+fn run(req: Request) -> Result<(), Fail> {
     let runtime = find_runtime()?;
     if let Some(h) = req.hook.as_ref().filter(|h| !h.is_file()) {
         {
-            return Err(format!(
+            return Err(Fail::from(format!(
                 "hook library {} does not exist; pass --hook the path of a .so",
                 h.display()
-            ));
+            )));
         }
     }
     let Some(program) = req.exec.clone().or_else(|| resolve(&req.command[0])) else {
-        return Err(format!(
-            "{}: command not found",
-            req.command[0].to_string_lossy()
+        return Err(Fail(
+            127,
+            format!("{}: command not found", req.command[0].to_string_lossy()),
         ));
     };
     if !req.preload {
         return run_loaded(&req, &runtime, &program);
     }
     if is_static_elf(&program) == Some(true) {
-        return Err(format!(
+        return Err(Fail::from(format!(
             "{} is statically linked: LD_PRELOAD cannot load the runtime into it; run it without --preload (the launcher's own loader)",
             program.display()
-        ));
+        )));
     }
     let mut cmd = Command::new(&req.command[0]);
     cmd.args(&req.command[1..]).env("LD_PRELOAD", &runtime);
@@ -203,7 +214,28 @@ fn run(req: Request) -> Result<(), String> {
         cmd.env("ZPOLINE_AUDIT", a);
     }
     let e = cmd.exec();
-    Err(format!("cannot run {}: {e}", program.display()))
+    Err(Fail::from(format!("cannot run {}: {e}", program.display())))
+}
+
+/// What `execve` would refuse before reading the file: a directory, a file without execute
+/// permission (the shell's exit status 126 cases).
+fn check_executable(path: &Path) -> Result<(), Fail> {
+    if path.is_dir() {
+        return Err(Fail(126, format!("{}: is a directory", path.display())));
+    }
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+        .map_err(|_| format!("{}: a NUL byte in the path", path.display()))?;
+    // SAFETY: access with a valid C string.
+    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+        return Err(Fail(
+            126,
+            format!(
+                "{}: permission denied (not executable: chmod +x it)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `#!INTERPRETER [ARG]` of a script, as the kernel reads it (one optional argument, the rest
@@ -262,9 +294,10 @@ fn program_environment(runtime: &Path) -> Vec<OsString> {
 /// `zpoline run` without `--preload`: loads the runtime into this process, maps the program
 /// with the launcher's own loader, and lets the runtime rewrite it, load the hook and jump to
 /// its first instruction. Returns only on error.
-fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), String> {
+fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), Fail> {
     let mut argv = req.command.clone();
     let mut program = program.to_path_buf();
+    check_executable(&program)?;
     if let Some((interp, arg)) = shebang(&program) {
         // As the kernel does: INTERPRETER [ARG] SCRIPT ARGS...
         let mut v = vec![interp.clone().into_os_string()];
@@ -314,24 +347,32 @@ fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), Strin
     if handle.is_null() {
         // SAFETY: dlerror returns a C string after a failed dlopen.
         let why = unsafe { std::ffi::CStr::from_ptr(libc::dlerror()) };
-        return Err(format!(
+        return Err(Fail::from(format!(
             "cannot load the runtime {}: {}",
             runtime.display(),
             why.to_string_lossy()
-        ));
+        )));
     }
     // SAFETY: dlsym on a live handle with a C string.
     let start = unsafe { libc::dlsym(handle, c"zpoline_loader_start".as_ptr()) };
     if start.is_null() {
-        return Err(format!(
+        return Err(Fail::from(format!(
             "{} has no zpoline_loader_start: it is not the runtime this launcher was built with; rebuild both (cargo build --release)",
             runtime.display()
-        ));
+        )));
     }
     type Start = unsafe extern "C" fn(u64, u64, *const [u64; 2], usize) -> !;
     // SAFETY: the runtime exports it with this signature (zpoline-core/src/loader.rs).
     let start: Start = unsafe { std::mem::transmute::<*mut libc::c_void, Start>(start) };
-    let p = loader::prepare(&program, &argv, &envp)?;
+    let p = loader::prepare(&program, &argv, &envp).map_err(|e| {
+        // A file the kernel would refuse with ENOEXEC: found, but not executable.
+        let code = if e.contains("not an ELF file") {
+            126
+        } else {
+            127
+        };
+        Fail(code, e)
+    })?;
     let ranges: Vec<[u64; 2]> = p.exec_ranges.iter().map(|r| [r.start, r.end]).collect();
     loader::hand_over(&p);
     // SAFETY: the program was just prepared in this process; the runtime takes over this
@@ -377,9 +418,9 @@ fn main() -> ExitCode {
             ExitCode::from(127)
         }
         Ok(req) => {
-            let e = run(req).unwrap_err();
+            let Fail(code, e) = run(req).unwrap_err();
             eprintln!("zpoline: {e}");
-            ExitCode::from(127)
+            ExitCode::from(code)
         }
     }
 }
