@@ -199,3 +199,38 @@ fn thread_churn_does_not_grow_the_process() {
         "RSS grew from {small} KiB (200 threads) to {big} KiB (20000 threads)"
     );
 }
+
+#[test]
+fn syscall_bytes_in_read_only_data_are_left_alone() {
+    // -z noseparate-code puts .rodata (and .rela.dyn, the symbol tables) in the executable
+    // segment: outside the unwind tables only the executable sections are swept. The bytes of
+    // a relocation table rewritten before the dynamic loader applied it crashed rustup.
+    for flags in [
+        &["-O2", "-Wl,-z,noseparate-code"][..],
+        &["-O2", "-static", "-Wl,-z,noseparate-code"][..],
+    ] {
+        let prog = compile_c(
+            &c_dir().join("rodata.c"),
+            flags,
+            &flags.join("").replace(['-', ',', '='], ""),
+        );
+        let cmd = Cmd::new(&prog);
+        let o = assert_same_as_native(&cmd, &Mode::Loader(None));
+        assert!(
+            o.stdout.starts_with("0f050f3490900f050f0568656c6c6f0f34"),
+            "{}",
+            o.report()
+        );
+        if !flags.contains(&"-static") {
+            assert_same_as_native(&cmd, &Mode::Zpoline);
+        }
+    }
+}
+
+#[test]
+fn the_dynamic_loader_run_as_a_program() {
+    // ld.so has no PT_PHDR: the runtime finds its load bias from its ELF header.
+    let cmd = Cmd::new("/lib64/ld-linux-x86-64.so.2").args(["/bin/echo", "hi"]);
+    let o = assert_same_as_native(&cmd, &Mode::Loader(None));
+    assert_eq!(o.stdout, "hi\n");
+}

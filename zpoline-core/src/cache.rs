@@ -19,7 +19,7 @@ use crate::decode::{Site, Unsafe};
 use crate::maps::Mapping;
 
 /// Changes whenever the analysis could give another answer for the same bytes.
-const ANALYSIS_VERSION: u32 = 1;
+const ANALYSIS_VERSION: u32 = 2;
 const MAGIC: &str = "zpoline-sites";
 
 /// The cache directory, if usable.

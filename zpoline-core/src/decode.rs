@@ -256,6 +256,14 @@ fn judge(instrs: &[Instruction], whole_function: bool, out: &mut Vec<Site>) {
 /// Finds the system call sites of the code `bytes`, mapped at `base`, given the sorted function
 /// ranges `fns` of the object it belongs to (may be empty).
 pub fn scan(bytes: &[u8], base: u64, fns: &[Range]) -> Vec<Site> {
+    scan_in(bytes, base, fns, None)
+}
+
+/// [`scan`], sweeping code outside any function record only inside `code` (the executable
+/// sections of the file, when its section headers are known): an executable segment may also
+/// hold read-only data (`-z noseparate-code`: `.rodata`, `.rela.dyn`, symbol tables), whose
+/// `0f 05` bytes are not instructions.
+pub fn scan_in(bytes: &[u8], base: u64, fns: &[Range], code: Option<&[Range]>) -> Vec<Site> {
     let end = base + bytes.len() as u64;
     let cands = candidates(bytes);
     let mut out = Vec::new();
@@ -272,8 +280,17 @@ pub fn scan(bytes: &[u8], base: u64, fns: &[Range]) -> Vec<Site> {
             Some((s, e)) => (s.max(base), e.min(end), true),
             None => {
                 let i = fns.partition_point(|&(s, _)| s <= addr);
-                let prev_end = i.checked_sub(1).map_or(base, |j| fns[j].1).max(base);
-                let next_start = fns.get(i).map_or(end, |r| r.0).min(end);
+                let mut prev_end = i.checked_sub(1).map_or(base, |j| fns[j].1).max(base);
+                let mut next_start = fns.get(i).map_or(end, |r| r.0).min(end);
+                if let Some(code) = code {
+                    // Only inside the executable section that holds the candidate.
+                    let Some(&(cs, ce)) = code.iter().find(|&&(s, e)| (s..e).contains(&addr))
+                    else {
+                        continue;
+                    };
+                    prev_end = prev_end.max(cs);
+                    next_start = next_start.min(ce);
+                }
                 (prev_end.max(done_until), next_start, false)
             }
         };
@@ -302,6 +319,16 @@ mod tests {
         let sites = scan(&code, 0x1000, &[(0x1000, 0x1008)]);
         assert_eq!(sites, vec![Site::safe(0x1005)]);
         assert_eq!(candidates(&code), vec![1, 5]);
+    }
+
+    #[test]
+    fn data_outside_executable_sections_is_not_swept() {
+        // no unwind info; an executable section [0x2000, 0x2004) then read-only data holding
+        // the bytes of a syscall
+        let code = [0x90, 0x0f, 0x05, 0xc3, 0x0f, 0x05, 0x0f, 0x34];
+        let sites = scan_in(&code, 0x2000, &[], Some(&[(0x2000, 0x2004)]));
+        assert_eq!(sites, vec![Site::safe(0x2001)]);
+        assert_eq!(scan(&code, 0x2000, &[]).len(), 3);
     }
 
     #[test]

@@ -326,8 +326,34 @@ pub struct Object {
     pub eh_frame_hdr: Option<u64>,
 }
 
-/// Every loaded ELF object of the process (main program, libraries, vDSO).
+/// Every loaded ELF object of the process (main program, libraries, vDSO); in loader mode,
+/// the program's objects (its interpreter included) and the launcher's.
 pub fn objects() -> Vec<Object> {
+    let mut out = host_objects();
+    if crate::arch::x86_64::loader_mode() {
+        crate::loader::for_each_object(|name, bias, phdrs| {
+            let mut obj = Object {
+                name: String::from_utf8_lossy(name).into_owned(),
+                exec: Vec::new(),
+                eh_frame_hdr: None,
+            };
+            for ph in phdrs {
+                let addr = bias.wrapping_add(ph.p_vaddr);
+                if ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_X != 0 {
+                    obj.exec.push((addr, addr + ph.p_memsz));
+                } else if ph.p_type == libc::PT_GNU_EH_FRAME {
+                    obj.eh_frame_hdr = Some(addr);
+                }
+            }
+            out.insert(0, obj);
+            false
+        });
+    }
+    out
+}
+
+/// The objects the dynamic loader of the runtime's own namespace knows.
+fn host_objects() -> Vec<Object> {
     unsafe extern "C" fn cb(
         info: *mut libc::dl_phdr_info,
         _size: libc::size_t,

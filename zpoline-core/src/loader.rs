@@ -256,6 +256,9 @@ static PROGRAM: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 
 const AT_PHDR: u64 = 3;
 const AT_PHNUM: u64 = 5;
+const AT_BASE: u64 = 7;
+/// The program's interpreter (AT_BASE), 0 without one.
+static INTERP_BASE: AtomicU64 = AtomicU64::new(0);
 
 /// Reads AT_PHDR and AT_PHNUM from the initial stack at `sp` (argc, argv, envp, auxv) and
 /// records the program's headers and load bias.
@@ -279,24 +282,43 @@ unsafe fn record_program(sp: u64) {
         p += 8; // envp[]
     }
     p += 8;
-    let (mut phdr, mut phnum) = (0, 0);
+    let (mut phdr, mut phnum, mut base) = (0, 0, 0);
     while word(p) != 0 {
         match word(p) {
             AT_PHDR => phdr = word(p + 8),
             AT_PHNUM => phnum = word(p + 8),
+            AT_BASE => base = word(p + 8),
             _ => {}
         }
         p += 16;
     }
+    INTERP_BASE.store(base, Ordering::Relaxed);
     // The bias: where PT_PHDR says the headers are against where they are (0 without PT_PHDR:
     // a program linked at fixed addresses).
     // SAFETY: AT_PHDR points at AT_PHNUM mapped program headers.
     let phdrs =
         unsafe { core::slice::from_raw_parts(phdr as *const libc::Elf64_Phdr, phnum as usize) };
-    let bias = phdrs
-        .iter()
-        .find(|ph| ph.p_type == libc::PT_PHDR)
-        .map_or(0, |ph| phdr.wrapping_sub(ph.p_vaddr));
+    let bias = match phdrs.iter().find(|ph| ph.p_type == libc::PT_PHDR) {
+        Some(ph) => phdr.wrapping_sub(ph.p_vaddr),
+        // No PT_PHDR (a dynamic loader run as the program, some static-pie): the headers are
+        // in the first segment, right after the ELF header at its start.
+        None => {
+            let first = phdrs
+                .iter()
+                .filter(|ph| ph.p_type == libc::PT_LOAD)
+                .map(|ph| ph.p_vaddr & !0xfff)
+                .min()
+                .unwrap_or(0);
+            let ehdr = phdr & !0xfff;
+            // SAFETY: the page holding the program headers is mapped; checked before use.
+            let e = unsafe { &*(ehdr as *const libc::Elf64_Ehdr) };
+            if e.e_ident[..4] == *b"\x7fELF" && ehdr + e.e_phoff == phdr {
+                ehdr.wrapping_sub(first)
+            } else {
+                0
+            }
+        }
+    };
     PROGRAM[0].store(phdr, Ordering::Relaxed);
     PROGRAM[1].store(phnum, Ordering::Relaxed);
     PROGRAM[2].store(bias, Ordering::Release);
@@ -318,6 +340,12 @@ pub fn for_each_object(mut f: impl FnMut(&[u8], u64, &[libc::Elf64_Phdr]) -> boo
     // SAFETY: recorded from the auxiliary vector: mapped program headers.
     let phdrs = unsafe { core::slice::from_raw_parts(phdr as *const libc::Elf64_Phdr, phnum) };
     if f(b"", bias, phdrs) {
+        return;
+    }
+    // The interpreter, before it has made its own list (its ELF header is at its base).
+    let interp = INTERP_BASE.load(Ordering::Relaxed);
+    // SAFETY: the interpreter the launcher mapped; its header is checked before use.
+    if interp != 0 && unsafe { object_at(interp, b"(interpreter)", &mut f) } {
         return;
     }
     let Some(dynamic) = phdrs.iter().find(|ph| ph.p_type == libc::PT_DYNAMIC) else {
@@ -361,23 +389,42 @@ pub fn for_each_object(mut f: impl FnMut(&[u8], u64, &[libc::Elf64_Phdr]) -> boo
         if name.is_empty() {
             continue; // the program itself, done above
         }
-        // A shared object's ELF header is at its bias (its first segment starts at 0).
-        // SAFETY: reading the header of a mapped object; checked before use.
-        let ehdr = unsafe { &*(addr as *const libc::Elf64_Ehdr) };
-        if addr == 0 || ehdr.e_ident[..4] != *b"\x7fELF" {
-            continue;
+        if addr == interp {
+            continue; // reported above
         }
-        // SAFETY: the object's program headers, mapped with its first segment.
-        let phdrs = unsafe {
-            core::slice::from_raw_parts(
-                (addr + ehdr.e_phoff) as *const libc::Elf64_Phdr,
-                ehdr.e_phnum as usize,
-            )
-        };
-        if f(name, addr, phdrs) {
+        // SAFETY: a mapped object of the dynamic loader's list; its header is checked.
+        if unsafe { object_at(addr, name, &mut f) } {
             return;
         }
     }
+}
+
+/// Calls `f(name, base, program headers)` for the shared object whose ELF header is at `base`
+/// (its first segment starts at 0); false when there is none there.
+///
+/// # Safety
+/// `base` must be 0 or the base of a mapped object.
+unsafe fn object_at(
+    base: u64,
+    name: &[u8],
+    f: &mut impl FnMut(&[u8], u64, &[libc::Elf64_Phdr]) -> bool,
+) -> bool {
+    if base == 0 {
+        return false;
+    }
+    // SAFETY: the caller's contract; the magic number is checked before anything else is used.
+    let ehdr = unsafe { &*(base as *const libc::Elf64_Ehdr) };
+    if ehdr.e_ident[..4] != *b"\x7fELF" {
+        return false;
+    }
+    // SAFETY: the object's program headers, mapped with its first segment.
+    let phdrs = unsafe {
+        core::slice::from_raw_parts(
+            (base + ehdr.e_phoff) as *const libc::Elf64_Phdr,
+            ehdr.e_phnum as usize,
+        )
+    };
+    f(name, base, phdrs)
 }
 
 /// The object (name, bias) whose executable segment holds `addr`, with its `PT_GNU_EH_FRAME`.

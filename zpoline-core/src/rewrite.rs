@@ -118,8 +118,53 @@ fn scan_mapping(
         let bytes = unsafe {
             core::slice::from_raw_parts(m.start as *const u8, (m.end - m.start) as usize)
         };
-        decode::scan(bytes, m.start, fns)
+        let code = executable_sections(m);
+        decode::scan_in(bytes, m.start, fns, code.as_deref())
     }
+}
+
+/// The executable sections (`SHF_EXECINSTR`) of the file a mapping maps, as addresses in the
+/// mapping, from the file's section headers; `None` when they cannot be read (no file, no
+/// section headers): then everything outside the function records is swept.
+fn executable_sections(m: &Mapping) -> Option<Vec<ehframe::Range>> {
+    use std::os::unix::fs::FileExt;
+    if !m.path.starts_with('/') {
+        return None;
+    }
+    let f = std::fs::File::open(&m.path).ok()?;
+    let mut eh = [0u8; 64];
+    f.read_exact_at(&mut eh, 0).ok()?;
+    if eh[..4] != *b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+        return None;
+    }
+    let u16_at = |b: &[u8], o: usize| u64::from(u16::from_le_bytes([b[o], b[o + 1]]));
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+    let (shoff, shentsize, shnum) = (u64_at(&eh, 0x28), u16_at(&eh, 0x3a), u16_at(&eh, 0x3c));
+    if shoff == 0 || shnum == 0 || shentsize < 64 || shnum > 65_000 {
+        return None;
+    }
+    let mut table = vec![0u8; (shentsize * shnum) as usize];
+    f.read_exact_at(&mut table, shoff).ok()?;
+    let (file_lo, file_hi) = (m.offset, m.offset + (m.end - m.start));
+    let mut out = Vec::new();
+    for sh in table.chunks_exact(shentsize as usize) {
+        const SHT_NOBITS: u32 = 8;
+        const SHF_EXECINSTR: u64 = 4;
+        let (ty, flags) = (
+            u32::from_le_bytes([sh[4], sh[5], sh[6], sh[7]]),
+            u64_at(sh, 8),
+        );
+        let (off, size) = (u64_at(sh, 0x18), u64_at(sh, 0x20));
+        if flags & SHF_EXECINSTR == 0 || ty == SHT_NOBITS || size == 0 {
+            continue;
+        }
+        let (lo, hi) = (off.max(file_lo), (off + size).min(file_hi));
+        if lo < hi {
+            out.push((m.start + (lo - file_lo), m.start + (hi - file_lo)));
+        }
+    }
+    out.sort_unstable();
+    Some(out)
 }
 
 /// Ranges `[start, end)` to make writable to perform `writes`, each with the protection to
