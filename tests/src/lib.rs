@@ -1279,7 +1279,7 @@ impl RuntimeInternal {
                 }
             }
             // The check before a child is started through the launcher (follow.rs).
-            "faccessat2" => r.call.contains(", X_OK, 0"),
+            "faccessat2" => r.call.contains("X_OK, 0"),
             "prctl" => {
                 r.call.contains("PR_SET_SYSCALL_USER_DISPATCH")
                     || r.call.contains("prctl(0x3b")

@@ -234,3 +234,91 @@ fn the_dynamic_loader_run_as_a_program() {
     let o = assert_same_as_native(&cmd, &Mode::Loader(None));
     assert_eq!(o.stdout, "hi\n");
 }
+
+#[test]
+fn proc_self_exe_names_the_program_and_origin_works() {
+    // /proc/self/exe names the launcher; the runtime answers readlink with the program's path,
+    // which the dynamic loader's $ORIGIN, Go's os.Executable and busybox rely on.
+    let scratch = Scratch::new("loaded-origin");
+    let (bin, lib) = (scratch.join("bin"), scratch.join("lib"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    let src = scratch.join("o.c");
+    std::fs::write(&src, "int origin_value(void) { return 42; }\n").unwrap();
+    let main = scratch.join("m.c");
+    std::fs::write(
+        &main,
+        "#include <stdio.h>\nint origin_value(void);\nint main(void) { printf(\"value %d\\n\", origin_value()); return 0; }\n",
+    )
+    .unwrap();
+    let cc = |args: &[&std::ffi::OsStr]| {
+        let st = std::process::Command::new("cc")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    cc(&[
+        "-shared".as_ref(),
+        "-fPIC".as_ref(),
+        "-o".as_ref(),
+        lib.join("libo.so").as_os_str(),
+        src.as_os_str(),
+    ]);
+    cc(&[
+        "-o".as_ref(),
+        bin.join("m").as_os_str(),
+        main.as_os_str(),
+        "-L".as_ref(),
+        lib.as_os_str(),
+        "-lo".as_ref(),
+        "-Wl,-rpath,$ORIGIN/../lib".as_ref(),
+    ]);
+    let o = assert_same_as_native(&Cmd::new(bin.join("m")), &Mode::Loader(None));
+    assert_eq!(o.stdout, "value 42\n");
+    let prog = compile_c(&c_dir().join("ids.c"), &["-O2"], "");
+    let o = assert_same_as_native(&Cmd::new(&prog), &Mode::Loader(None));
+    assert!(
+        o.stdout.contains(&format!("exe={}", prog.display())),
+        "{}",
+        o.report()
+    );
+}
+
+#[test]
+fn set_group_id_programs_keep_their_group_and_ldd_works() {
+    // A set-group-ID program (to a group that is not ours) is started by the kernel's execve,
+    // unhooked, so that it keeps its group; directly and as the child of a shell.
+    let scratch = Scratch::new("loaded-setgid");
+    let prog = scratch.join("ids");
+    std::fs::copy(compile_c(&c_dir().join("ids.c"), &["-O2"], ""), &prog).unwrap();
+    // SAFETY: chown with a valid path (as root, which the tests run as).
+    let c = std::ffi::CString::new(prog.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: as above.
+    let owned = unsafe { libc::chown(c.as_ptr(), 0, 65534) } == 0;
+    if owned {
+        std::fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o2755))
+            .unwrap();
+        let o = assert_same_as_native(&Cmd::new(&prog), &Mode::Loader(None));
+        assert!(o.stdout.contains("egid=65534"), "{}", o.report());
+        let sh = Cmd::new("/bin/sh").arg("-c").arg(prog.as_os_str());
+        assert_same_as_native(&sh, &Mode::Loader(None));
+    }
+    // ldd sets LD_TRACE_LOADED_OBJECTS for its child: it must reach the program, not the
+    // launcher (which would list its own libraries).
+    let strip = |s: &str| {
+        s.lines()
+            .map(|l| l.split(" (0x").next().unwrap_or(l).to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let cmd = Cmd::new("/usr/bin/ldd").arg("/bin/ls");
+    let native = cmd.run_native();
+    let loaded = cmd.run(&Mode::Loader(None));
+    assert_eq!(
+        strip(&native.stdout),
+        strip(&loaded.stdout),
+        "{}",
+        loaded.report()
+    );
+}

@@ -145,6 +145,8 @@ const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
 const SYS_RT_SIGPROCMASK: i64 = libc::SYS_rt_sigprocmask;
 const SYS_FORK: i64 = libc::SYS_fork;
 const SYS_EXECVE: i64 = libc::SYS_execve;
+const SYS_READLINK: i64 = libc::SYS_readlink;
+const SYS_READLINKAT: i64 = libc::SYS_readlinkat;
 const SYS_EXECVEAT: i64 = libc::SYS_execveat;
 const SYS_EXIT_GROUP: i64 = libc::SYS_exit_group;
 const SYS_EXIT: i64 = libc::SYS_exit;
@@ -222,6 +224,17 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             }
             // SAFETY: forwarded unchanged to the kernel.
             return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+        }
+        SYS_READLINK | SYS_READLINKAT if arch::loader_mode() => {
+            // SAFETY: the application's own arguments.
+            let r = unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+            let (path, buf, size) = if nr == SYS_READLINK {
+                (a1, a2, a3)
+            } else {
+                (a2, a3, a4)
+            };
+            // SAFETY: as above.
+            return unsafe { crate::loader::readlink(r, path, buf, size) };
         }
         SYS_EXECVE => {
             // SAFETY: the application's arguments; envp is the third.

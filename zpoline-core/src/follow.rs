@@ -82,12 +82,14 @@ pub unsafe fn exec(args: [i64; 7], env_index: usize) -> i64 {
         && args[0] == libc::SYS_execve
         && LAUNCHER.get().is_some()
         && roomy_stack()
+        // SAFETY: the application's path argument.
+        && !unsafe { names_descriptor(args[1]) }
     {
         // SAFETY: the caller's contract.
         return unsafe { exec_launched(args, env_index, vars) };
     }
     // SAFETY: the caller's contract.
-    unsafe { exec_env(args, env_index, vars, false) }
+    unsafe { exec_env(args, env_index, vars, None) }
 }
 
 fn raw(a: &[i64; 7]) -> i64 {
@@ -108,32 +110,93 @@ fn roomy_stack() -> bool {
 /// # Safety
 /// `args` are the application's arguments to execve.
 #[inline(never)]
-unsafe fn exec_launched(mut args: [i64; 7], env_index: usize, vars: &[Vec<u8>]) -> i64 {
+unsafe fn exec_launched(args: [i64; 7], env_index: usize, vars: &[Vec<u8>]) -> i64 {
+    let original = args;
+    // SAFETY: the caller's contract.
+    let _ = unsafe { exec_launched_once(args, env_index, vars) };
+    // Still here: the launcher was not tried, or could not be executed (a chroot or a mount
+    // namespace that does not show it): the child starts as it would without the launcher
+    // (with LD_PRELOAD), or the execve fails as natively.
+    // SAFETY: the caller's contract.
+    unsafe { exec_env(original, env_index, vars, None) }
+}
+
+/// Whether `path` (a C string) names a descriptor (`/proc/self/fd/N`, `/dev/fd/N`): a
+/// close-on-exec one would be gone when the launcher opens it.
+///
+/// # Safety
+/// `path` must be null or a readable C string.
+unsafe fn names_descriptor(path: i64) -> bool {
+    if path == 0 {
+        return false;
+    }
+    // SAFETY: the caller's contract.
+    let p = unsafe { core::ffi::CStr::from_ptr(path as *const libc::c_char) }.to_bytes();
+    [
+        &b"/proc/self/fd/"[..],
+        b"/proc/thread-self/fd/",
+        b"/dev/fd/",
+    ]
+    .iter()
+    .any(|pre| p.starts_with(pre))
+}
+
+/// One attempt of [`exec_launched`]: returns only when the launcher's execve failed (`Some`)
+/// or was not tried (`None`: the file is not both readable and executable, or the arguments do
+/// not fit).
+///
+/// # Safety
+/// `args` are the application's arguments to execve.
+unsafe fn exec_launched_once(
+    mut args: [i64; 7],
+    env_index: usize,
+    vars: &[Vec<u8>],
+) -> Option<i64> {
     let mut new_argv: [*const u8; MAX_ARGS + 8] = [core::ptr::null(); MAX_ARGS + 8];
-    let Some(launcher) = LAUNCHER.get() else {
-        return raw(&args);
-    };
+    let launcher = LAUNCHER.get()?;
+    // `/proc/self/exe` is the launcher here: the program's own file (busybox runs its applets
+    // that way).
+    let mut exe_path = [0u8; 4096];
+    // SAFETY: the application's path argument.
+    if unsafe { crate::loader::is_self_exe(args[1]) }
+        && let Some(exe) = crate::loader::exe().filter(|e| e.len() < exe_path.len())
+    {
+        exe_path[..exe.len()].copy_from_slice(exe);
+        args[1] = exe_path.as_ptr() as i64;
+    }
     // SAFETY: the application's execve arguments.
     if !unsafe { launcher_argv(launcher, args[1], args[2], &mut new_argv) } {
-        // SAFETY: the caller's contract.
-        return unsafe { exec_env(args, env_index, vars, false) };
+        return None;
     }
-    // What the kernel would refuse, it refuses: the same execve, unchanged.
+    // What the kernel would refuse (a missing file: a shell's PATH search) it refuses, with
+    // the same execve; a file the launcher cannot read (execute-only) starts without it.
     let ok = crate::sys::syscall6(
         libc::SYS_faccessat2,
-        [libc::AT_FDCWD as i64, args[1], libc::X_OK as i64, 0, 0, 0],
+        [
+            libc::AT_FDCWD as i64,
+            args[1],
+            (libc::R_OK | libc::X_OK) as i64,
+            0,
+            0,
+            0,
+        ],
     );
     if ok.is_err() {
-        return raw(&args);
+        return None;
     }
     args[1] = new_argv[0] as i64;
     args[2] = new_argv.as_ptr() as i64;
-    // SAFETY: the new argv lives until the call returns.
-    unsafe { exec_env(args, env_index, vars, true) }
+    let mut renamed = [0u8; 16 * 1024];
+    // SAFETY: the new argv and the renamed variables live until the call returns.
+    Some(unsafe { exec_env(args, env_index, vars, Some(&mut renamed)) })
 }
 
-/// Performs the exec with the runtime's variables in its environment (without `LD_PRELOAD`
-/// when `through_launcher`: the launcher loads the runtime itself).
+/// Performs the exec with the runtime's variables in its environment. Through the launcher
+/// (`rename` is its buffer), every `LD_*` variable is passed as `ZPOLINE_APP_LD_*` instead,
+/// which the launcher gives back to the program: they are the program's, and the launcher's
+/// own dynamic loader would obey them (`LD_PRELOAD` twice, `ldd`'s
+/// `LD_TRACE_LOADED_OBJECTS` listing the launcher); the runtime leaves `LD_PRELOAD` (the
+/// launcher loads it itself).
 ///
 /// # Safety
 /// `args` are the application's arguments to execve/execveat.
@@ -142,35 +205,39 @@ unsafe fn exec_env(
     mut args: [i64; 7],
     env_index: usize,
     vars: &[Vec<u8>],
-    through_launcher: bool,
+    mut rename: Option<&mut [u8]>,
 ) -> i64 {
+    let through_launcher = rename.is_some();
     let envp = args[env_index] as *const *const u8;
     let mut out: [*const u8; MAX_ENV + 8] = [core::ptr::null(); MAX_ENV + 8];
     let mut preload_buf = [0u8; MAX_PRELOAD];
-    let mut n = 0;
+    let (mut idx, mut n, mut used) = (0, 0, 0);
     let mut have = [false; 64];
     let runtime = &vars[0][b"LD_PRELOAD=".len()..vars[0].len() - 1];
-    if !envp.is_null() {
-        loop {
-            // SAFETY: the application's environment array is NULL-terminated.
-            let e = unsafe { *envp.add(n) };
-            if e.is_null() {
-                break;
+    while !envp.is_null() {
+        // SAFETY: the application's environment array is NULL-terminated.
+        let e = unsafe { *envp.add(idx) };
+        if e.is_null() {
+            break;
+        }
+        idx += 1;
+        if n >= MAX_ENV {
+            return raw(&args);
+        }
+        // SAFETY: each entry is a C string.
+        let entry = unsafe { core::slice::from_raw_parts(e, c_len(e)) };
+        let name = name_of(entry);
+        let mut replaced = e;
+        for (i, v) in vars.iter().enumerate().take(have.len()) {
+            if name_of(v) == name {
+                have[i] = true;
             }
-            if n >= MAX_ENV {
-                return raw(&args);
-            }
-            // SAFETY: each entry is a C string.
-            let entry = unsafe { core::slice::from_raw_parts(e, c_len(e)) };
-            let name = name_of(entry);
-            let mut replaced = e;
-            for (i, v) in vars.iter().enumerate().take(have.len()) {
-                if name_of(v) == name {
-                    have[i] = true;
-                }
-            }
-            if name == b"LD_PRELOAD" && through_launcher {
-                // The launcher loads the runtime itself: a preloaded copy would start first.
+        }
+        if let Some(buf) = rename.as_deref_mut().filter(|_| name.starts_with(b"LD_")) {
+            let mut body = entry;
+            if name == b"LD_PRELOAD" {
+                have[0] = true;
+                // Without the runtime.
                 let theirs = &entry[b"LD_PRELOAD=".len().min(entry.len())..];
                 let mut at = b"LD_PRELOAD=".len();
                 preload_buf[..at].copy_from_slice(b"LD_PRELOAD=");
@@ -185,38 +252,45 @@ unsafe fn exec_env(
                     preload_buf[at..at + p.len()].copy_from_slice(p);
                     at += p.len();
                 }
-                preload_buf[at] = 0;
-                have[0] = true;
                 if at == b"LD_PRELOAD=".len() {
                     continue; // nothing else was preloaded
                 }
-                replaced = preload_buf.as_ptr();
-            } else if name == b"LD_PRELOAD" {
-                let theirs = &entry[b"LD_PRELOAD=".len().min(entry.len())..];
-                let named = theirs
-                    .split(|&b| b == b':' || b == b' ')
-                    .any(|p| p == runtime);
-                if !named {
-                    let head = &vars[0][..vars[0].len() - 1]; // LD_PRELOAD=<runtime>
-                    let total = head.len() + 1 + theirs.len() + 1;
-                    if total > preload_buf.len() {
-                        return raw(&args);
-                    }
-                    preload_buf[..head.len()].copy_from_slice(head);
-                    let mut at = head.len();
-                    if !theirs.is_empty() {
-                        preload_buf[at] = b':';
-                        at += 1;
-                        preload_buf[at..at + theirs.len()].copy_from_slice(theirs);
-                        at += theirs.len();
-                    }
-                    preload_buf[at] = 0;
-                    replaced = preload_buf.as_ptr();
-                }
+                body = &preload_buf[..at];
             }
-            out[n] = replaced;
-            n += 1;
+            const PREFIX: &[u8] = b"ZPOLINE_APP_";
+            if used + PREFIX.len() + body.len() < buf.len() {
+                let at = &mut buf[used..used + PREFIX.len() + body.len() + 1];
+                at[..PREFIX.len()].copy_from_slice(PREFIX);
+                at[PREFIX.len()..PREFIX.len() + body.len()].copy_from_slice(body);
+                at[PREFIX.len() + body.len()] = 0;
+                replaced = at.as_ptr();
+                used += PREFIX.len() + body.len() + 1;
+            }
+        } else if name == b"LD_PRELOAD" {
+            let theirs = &entry[b"LD_PRELOAD=".len().min(entry.len())..];
+            let named = theirs
+                .split(|&b| b == b':' || b == b' ')
+                .any(|p| p == runtime);
+            if !named {
+                let head = &vars[0][..vars[0].len() - 1]; // LD_PRELOAD=<runtime>
+                let total = head.len() + 1 + theirs.len() + 1;
+                if total > preload_buf.len() {
+                    return raw(&args);
+                }
+                preload_buf[..head.len()].copy_from_slice(head);
+                let mut at = head.len();
+                if !theirs.is_empty() {
+                    preload_buf[at] = b':';
+                    at += 1;
+                    preload_buf[at..at + theirs.len()].copy_from_slice(theirs);
+                    at += theirs.len();
+                }
+                preload_buf[at] = 0;
+                replaced = preload_buf.as_ptr();
+            }
         }
+        out[n] = replaced;
+        n += 1;
     }
     for (i, v) in vars.iter().enumerate().take(have.len()) {
         if i == 0 && through_launcher {

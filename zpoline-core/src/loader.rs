@@ -25,6 +25,8 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
 use crate::arch::x86_64 as arch;
 use crate::sys;
 
@@ -245,6 +247,47 @@ fn release_rseq() {
 /// knows only its own.
 static NAME: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
 
+/// The program's file, absolute: what `/proc/self/exe` names natively (it names the launcher).
+static EXE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// The path of the program the loader started (`None` under `LD_PRELOAD`).
+pub fn exe() -> Option<&'static [u8]> {
+    EXE.get().map(Vec::as_slice)
+}
+
+/// Whether the C string at `path` names this process's `/proc/self/exe`.
+///
+/// # Safety
+/// `path` must be null or a readable C string.
+pub unsafe fn is_self_exe(path: i64) -> bool {
+    if path == 0 {
+        return false;
+    }
+    // SAFETY: the caller's contract.
+    let p = unsafe { core::ffi::CStr::from_ptr(path as *const libc::c_char) }.to_bytes();
+    p == b"/proc/self/exe" || p == b"/proc/thread-self/exe"
+}
+
+/// `readlink(path, buf, size)` (or `readlinkat`'s last three) in loader mode: the call
+/// reaches the kernel (a tracer sees it); for `/proc/self/exe` the answer is the program's
+/// path, not the launcher's (the dynamic loader's `$ORIGIN`, Go's `os.Executable`, busybox
+/// running its applets need it).
+///
+/// # Safety
+/// The application's arguments.
+pub unsafe fn readlink(r: i64, path: i64, buf: i64, size: i64) -> i64 {
+    // SAFETY: the application's path argument.
+    if r < 0 || buf == 0 || size <= 0 || !unsafe { is_self_exe(path) } {
+        return r;
+    }
+    let Some(exe) = exe() else { return r };
+    let n = exe.len().min(size as usize);
+    // SAFETY: the application gave `size` writable bytes at `buf` (the kernel just wrote
+    // there).
+    unsafe { core::ptr::copy_nonoverlapping(exe.as_ptr(), buf as *mut u8, n) };
+    n as i64
+}
+
 /// The name of the program the loader started (`None` under `LD_PRELOAD`).
 pub fn program_name() -> Option<&'static [u8]> {
     NAME.get().map(Vec::as_slice)
@@ -257,6 +300,7 @@ static PROGRAM: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 const AT_PHDR: u64 = 3;
 const AT_PHNUM: u64 = 5;
 const AT_BASE: u64 = 7;
+const AT_EXECFN: u64 = 31;
 /// The program's interpreter (AT_BASE), 0 without one.
 static INTERP_BASE: AtomicU64 = AtomicU64::new(0);
 
@@ -288,6 +332,14 @@ unsafe fn record_program(sp: u64) {
             AT_PHDR => phdr = word(p + 8),
             AT_PHNUM => phnum = word(p + 8),
             AT_BASE => base = word(p + 8),
+            AT_EXECFN if word(p + 8) != 0 => {
+                // SAFETY: AT_EXECFN points at a C string on the initial stack.
+                let f = unsafe { core::ffi::CStr::from_ptr(word(p + 8) as *const libc::c_char) };
+                let f = std::path::Path::new(std::ffi::OsStr::from_bytes(f.to_bytes()));
+                if let Ok(abs) = std::fs::canonicalize(f) {
+                    let _ = EXE.set(abs.into_os_string().into_vec());
+                }
+            }
             _ => {}
         }
         p += 16;

@@ -238,6 +238,32 @@ fn check_executable(path: &Path) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Why a program must be started by the kernel's `execve` to run as it should: set-user-ID or
+/// set-group-ID (to another user or group than ours), or file capabilities.
+fn privileged(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path).ok()?;
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if md.mode() & libc::S_ISUID != 0 && md.uid() != euid {
+        return Some("set-user-ID");
+    }
+    if md.mode() & libc::S_ISGID != 0 && md.gid() != egid {
+        return Some("set-group-ID");
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: getxattr with a valid path and name, asking only for the size.
+    let n = unsafe {
+        libc::getxattr(
+            c.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (n > 0).then_some("given file capabilities")
+}
+
 /// `#!INTERPRETER [ARG]` of a script, as the kernel reads it (one optional argument, the rest
 /// of the line).
 fn shebang(path: &Path) -> Option<(PathBuf, Option<OsString>)> {
@@ -270,6 +296,14 @@ fn program_environment(runtime: &Path) -> Vec<OsString> {
         if k == "ZPOLINE_LOADER" {
             continue;
         }
+        // The program's LD_* variables, kept away from the launcher's dynamic loader.
+        let k = match k.as_encoded_bytes().strip_prefix(b"ZPOLINE_APP_") {
+            // SAFETY: a suffix, after an ASCII prefix, of an OsStr's bytes.
+            Some(rest) => {
+                unsafe { std::ffi::OsStr::from_encoded_bytes_unchecked(rest) }.to_os_string()
+            }
+            None => k,
+        };
         let v = if k == "LD_PRELOAD" {
             let kept: Vec<&[u8]> = v
                 .as_bytes()
@@ -298,6 +332,31 @@ fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), Fail>
     let mut argv = req.command.clone();
     let mut program = program.to_path_buf();
     check_executable(&program)?;
+    if let Some(why) = privileged(&program) {
+        // Only the kernel's execve grants what the file carries: run it as it is, unhooked.
+        if std::env::var_os("ZPOLINE_DEBUG").is_some_and(|v| v == "1") {
+            eprintln!(
+                "zpoline: {} is {why}: started by execve without the runtime, so that it keeps its privileges",
+                program.display()
+            );
+        }
+        let mut cmd = Command::new(&program);
+        cmd.arg0(&argv[0]).args(&argv[1..]).env_clear();
+        for e in program_environment(runtime) {
+            let e = e.as_encoded_bytes();
+            let at = e.iter().position(|&b| b == b'=').unwrap_or(e.len());
+            // SAFETY: split at an ASCII '=' of bytes that came from an OsString.
+            let (k, v) = unsafe {
+                (
+                    std::ffi::OsStr::from_encoded_bytes_unchecked(&e[..at]),
+                    std::ffi::OsStr::from_encoded_bytes_unchecked(&e[(at + 1).min(e.len())..]),
+                )
+            };
+            cmd.env(k, v);
+        }
+        let e = cmd.exec();
+        return Err(Fail(126, format!("cannot run {}: {e}", program.display())));
+    }
     if let Some((interp, arg)) = shebang(&program) {
         // As the kernel does: INTERPRETER [ARG] SCRIPT ARGS...
         let mut v = vec![interp.clone().into_os_string()];
@@ -406,8 +465,35 @@ fn load(req: Request) -> String {
     }
 }
 
+/// The program's `LD_*` variables would act on the launcher's own dynamic loader (and reach
+/// the program only through it): when there are any, the launcher runs itself again with them
+/// renamed `ZPOLINE_APP_LD_*`, which it gives back to the program (`program_environment`).
+fn keep_ld_variables_for_the_program() {
+    let renamed: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| k.as_encoded_bytes().starts_with(b"LD_"))
+        .collect();
+    if renamed.is_empty() {
+        return;
+    }
+    let Ok(me) = std::env::current_exe() else {
+        return;
+    };
+    let mut cmd = Command::new(me);
+    cmd.args(std::env::args_os().skip(1));
+    for (k, v) in renamed {
+        let mut app = OsString::from("ZPOLINE_APP_");
+        app.push(&k);
+        cmd.env_remove(&k).env(app, v);
+    }
+    let e = cmd.exec();
+    eprintln!("zpoline: cannot run itself again without the LD_* variables: {e}");
+}
+
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if matches!(parse(&args), Ok(ref r) if !r.preload && !r.load) {
+        keep_ld_variables_for_the_program();
+    }
     match parse(&args) {
         Err(msg) => {
             eprintln!("zpoline: {msg}");

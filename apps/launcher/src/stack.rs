@@ -70,8 +70,12 @@ pub const AT_MINSIGSTKSZ: u64 = 51;
 /// The platform string (`AT_PLATFORM`).
 pub const PLATFORM: &[u8] = b"x86_64\0";
 
-/// The largest stack made: the `RLIMIT_STACK` soft limit is capped to this.
-pub const MAX_STACK: u64 = 8 << 20;
+/// The largest stack made: the `RLIMIT_STACK` soft limit is capped to this (address space
+/// only: the stack is mapped with MAP_NORESERVE, its pages used when touched).
+pub const MAX_STACK: u64 = 4 << 30;
+/// The stack made when `RLIMIT_STACK` is unlimited (natively it grows until it meets another
+/// mapping).
+pub const UNLIMITED_STACK: u64 = 1 << 30;
 
 /// The auxiliary vector's values that describe the machine and the user rather than the
 /// program: copied from what the launcher itself received.
@@ -361,8 +365,8 @@ pub struct Stack {
     pub end: u64,
 }
 
-/// The size of the stack to map: the `RLIMIT_STACK` soft limit, capped to [`MAX_STACK`] (also
-/// when unlimited), rounded up to pages.
+/// The size of the stack to map: the `RLIMIT_STACK` soft limit, capped to [`MAX_STACK`]
+/// ([`UNLIMITED_STACK`] when unlimited), rounded up to pages.
 pub fn stack_size() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -370,7 +374,9 @@ pub fn stack_size() -> u64 {
     };
     // SAFETY: getrlimit writes the struct passed.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut lim) } == 0;
-    if !ok || lim.rlim_cur == libc::RLIM_INFINITY || lim.rlim_cur > MAX_STACK {
+    if !ok || lim.rlim_cur == libc::RLIM_INFINITY {
+        UNLIMITED_STACK
+    } else if lim.rlim_cur > MAX_STACK {
         MAX_STACK
     } else {
         page_up(lim.rlim_cur.max(PAGE_SIZE))

@@ -946,7 +946,8 @@ pub unsafe extern "C" fn vec_restore() {
 /// The default hook and every hook's "next" (`zp_next(nr, a1, …, a6)`, the zpoline signature):
 /// performs the system call as the kernel would have at the site. Ordinary calls are one
 /// `syscall` here; the few that need more (`rt_sigreturn`, `clone`, `vfork`, `clone3`,
-/// `rt_sigaction`, `arch_prctl`) go to [`crate::dispatch::next_special`]. Returns with an
+/// `rt_sigaction`, `arch_prctl`, ...; `readlink` in loader mode) go to
+/// [`crate::dispatch::next_special`]. Returns with an
 /// indirect `jmp` instead of `ret` (see [`zp_entry`]).
 ///
 /// # Safety
@@ -986,6 +987,13 @@ pub unsafe extern "C" fn zp_next(
         "je 1f",
         "cmp $60, %rdi", // exit (the thread's dispatch stack goes back to the pool)
         "je 1f",
+        "cmpq $0, {loader}(%rip)", // loader mode:
+        "je 4f",
+        "cmp $89, %rdi", // readlink and readlinkat (/proc/self/exe names the program)
+        "je 1f",
+        "cmp $267, %rdi",
+        "je 1f",
+        "4:",
         "cmpq $0, {armed}(%rip)", // safety net already armed?
         "jne 3f", // then new executable memory changes nothing
         "cmp $9, %rdi", // mmap
@@ -1017,6 +1025,7 @@ pub unsafe extern "C" fn zp_next(
         "jmp {special}",                 // same arguments, same stack: a tail call
         special = sym zp_special,
         armed = sym crate::sud::ACTIVE,
+        loader = sym LOADER,
         options(att_syntax),
     )
 }
