@@ -1232,6 +1232,9 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
 pub struct RuntimeInternal {
     /// Per thread: the number the runtime's `openat` of `/proc/self/mem` returned.
     opened: HashMap<u32, String>,
+    /// Per thread: the descriptor the runtime opened to read the first bytes of a file it
+    /// starts through the launcher.
+    peeked: HashMap<u32, String>,
 }
 
 impl RuntimeInternal {
@@ -1269,6 +1272,10 @@ impl RuntimeInternal {
                 r.call.contains("F_DUPFD_CLOEXEC, 1000")
                     && self.opened.get(&r.pid).map(String::as_str) == arg(0)
             }
+            "close" if self.peeked.get(&r.pid).map(String::as_str) == arg(0) => {
+                self.peeked.remove(&r.pid);
+                true
+            }
             "close" => {
                 high(0) || {
                     let mine = self.opened.get(&r.pid).map(String::as_str) == arg(0);
@@ -1278,8 +1285,18 @@ impl RuntimeInternal {
                     mine
                 }
             }
-            // The check before a child is started through the launcher (follow.rs).
+            // The checks before a child is started through the launcher (follow.rs): access,
+            // and the first 4 bytes read through a descriptor opened for that.
             "faccessat2" => r.call.contains("X_OK, 0"),
+            "openat" if r.call.contains("O_RDONLY|O_NOCTTY|O_NONBLOCK|O_CLOEXEC)") => {
+                if let Some(fd) = r.result.as_deref() {
+                    self.peeked.insert(r.pid, fd.to_string());
+                }
+                true
+            }
+            "pread64" => {
+                self.peeked.get(&r.pid).map(String::as_str) == arg(0) && r.call.contains(", 4, 0)")
+            }
             "prctl" => {
                 r.call.contains("PR_SET_SYSCALL_USER_DISPATCH")
                     || r.call.contains("prctl(0x3b")

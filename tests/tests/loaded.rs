@@ -322,3 +322,18 @@ fn set_group_id_programs_keep_their_group_and_ldd_works() {
         loaded.report()
     );
 }
+
+#[test]
+fn a_script_without_shebang_fails_to_exec_as_natively() {
+    // execve answers ENOEXEC for a file that is neither ELF nor #!, and bash then runs it
+    // itself: the runtime checks the first bytes before it hands a child to the launcher.
+    let scratch = Scratch::new("loaded-noshebang");
+    let script = scratch.join("plain.sh");
+    std::fs::write(&script, "echo \"no shebang $1\"\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let line = format!("{} a; echo status $?; /bin/true", script.display());
+    let cmd = Cmd::new("/bin/bash").arg("-c").arg(&line);
+    let o = assert_same_as_native(&cmd, &Mode::Loader(None));
+    assert_eq!(o.stdout, "no shebang a\nstatus 0\n", "{}", o.report());
+    counts_match_strace_loaded("noshebang-loaded", cmd, &[(59, "execve")]);
+}

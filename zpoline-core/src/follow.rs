@@ -121,6 +121,32 @@ unsafe fn exec_launched(args: [i64; 7], env_index: usize, vars: &[Vec<u8>]) -> i
     unsafe { exec_env(original, env_index, vars, None) }
 }
 
+/// Whether the file at `path` starts with `\x7fELF` or `#!` (read through a descriptor opened
+/// for the purpose and closed again: `O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC`, 4 bytes).
+///
+/// # Safety
+/// `path` must be a readable C string.
+unsafe fn starts_like_a_program(path: i64) -> bool {
+    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    let Ok(fd) = crate::sys::syscall6(
+        libc::SYS_openat,
+        [libc::AT_FDCWD as i64, path, flags as i64, 0, 0, 0],
+    ) else {
+        return false;
+    };
+    let mut head = [0u8; 4];
+    let n = crate::sys::syscall6(
+        libc::SYS_pread64,
+        [fd, head.as_mut_ptr() as i64, 4, 0, 0, 0],
+    );
+    let _ = crate::sys::syscall6(libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
+    match n {
+        Ok(4) => head == *b"\x7fELF" || head.starts_with(b"#!"),
+        Ok(n) if n >= 2 => head.starts_with(b"#!"),
+        _ => false,
+    }
+}
+
 /// Whether `path` (a C string) names a descriptor (`/proc/self/fd/N`, `/dev/fd/N`): a
 /// close-on-exec one would be gone when the launcher opens it.
 ///
@@ -182,6 +208,12 @@ unsafe fn exec_launched_once(
         ],
     );
     if ok.is_err() {
+        return None;
+    }
+    // SAFETY: the application's path argument.
+    if !unsafe { starts_like_a_program(args[1]) } {
+        // Not ELF nor #!: the kernel answers ENOEXEC (a shell then runs it as a script) or
+        // a binfmt_misc handler takes it: the same execve does that.
         return None;
     }
     args[1] = new_argv[0] as i64;
