@@ -1408,6 +1408,35 @@ pub fn compare_counts(hook: &HookCounts, strace: &WindowCounts) -> Result<String
     }
 }
 
+/// Builds the Go program in `tests/go/<name>` with the `go` of the machine (Debian's
+/// golang-go; `.ci/run` installs it): with `cgo`, linked against libc; without, a statically
+/// linked program that makes its own system calls.
+pub fn build_go(name: &str, cgo: bool) -> PathBuf {
+    let go = Path::new("/usr/bin/go");
+    assert!(
+        go.is_file(),
+        "go is not installed: apt-get install golang-go (.ci/run does)"
+    );
+    let src = workspace_root().join("tests/go").join(name);
+    let out = work_dir()
+        .join("build")
+        .join(format!("go-{name}{}", if cgo { "" } else { "-static" }));
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let status = Command::new(go)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOCACHE", work_dir().join("gocache"))
+        .env("GOPATH", work_dir().join("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("CGO_ENABLED", if cgo { "1" } else { "0" })
+        .status()
+        .expect("cannot run go build");
+    assert!(status.success(), "go build of tests/go/{name} failed");
+    out
+}
+
 /// Runs `cmd` under strace with the counting hook and compares, over the whole process tree, the
 /// hook's counts per syscall number with what strace saw between the hook's markers.
 /// `must_see` lists syscall numbers (with names, for the message) the hook must have counted.

@@ -319,36 +319,10 @@ fn launcher_explains_what_it_cannot_do() {
     );
 }
 
-/// Builds the Go program in `tests/go/<name>` (cgo on, linked against libc) with the `go` of
-/// the machine (Debian's golang-go; `.ci/run` installs it).
-fn build_go(name: &str) -> std::path::PathBuf {
-    let go = std::path::Path::new("/usr/bin/go");
-    assert!(
-        go.is_file(),
-        "go is not installed: apt-get install golang-go (.ci/run does)"
-    );
-    let src = workspace_root().join("tests/go").join(name);
-    let out = work_dir().join("build").join(format!("go-{name}"));
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let status = std::process::Command::new(go)
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOCACHE", work_dir().join("gocache"))
-        .env("GOPATH", work_dir().join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("CGO_ENABLED", "1")
-        .status()
-        .expect("cannot run go build");
-    assert!(status.success(), "go build of tests/go/{name} failed");
-    out
-}
-
 #[test]
 fn cgo_program_with_goroutines_and_file_io_is_hooked() {
     require_page_zero();
-    let prog = build_go("cgo");
+    let prog = build_go("cgo", true);
     let o = assert_same_as_native(&Cmd::new(&prog), &Mode::Zpoline);
     assert_eq!(o.stdout, "go ok true\n", "{}", o.report());
     let cmd = Cmd::new(&prog);
@@ -461,7 +435,7 @@ fn go_program_running_children_with_os_exec_is_hooked() {
     require_page_zero();
     // os/exec forks with clone(CLONE_VM|CLONE_VFORK) from a goroutine whose stack is a few KiB:
     // the child's dispatches must not run on it (they overflowed into other goroutines' stacks).
-    let prog = build_go("exec");
+    let prog = build_go("exec", true);
     for mode in [Mode::Zpoline, Mode::Hook(compile_hook("clobber"))] {
         let o = Cmd::new(&prog).run(&mode);
         o.assert_success("go os/exec program");

@@ -55,35 +55,9 @@ fn static_pie_program_counts_match_strace() {
     );
 }
 
-/// Builds `tests/go/<name>` without cgo: a statically linked program making its own system
-/// calls (Debian's golang-go; `.ci/run` installs it).
-fn build_static_go(name: &str) -> PathBuf {
-    let go = std::path::Path::new("/usr/bin/go");
-    assert!(
-        go.is_file(),
-        "go is not installed: apt-get install golang-go (.ci/run does)"
-    );
-    let src = workspace_root().join("tests/go").join(name);
-    let out = work_dir().join("build").join(format!("go-{name}"));
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let status = std::process::Command::new(go)
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOCACHE", work_dir().join("gocache"))
-        .env("GOPATH", work_dir().join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("CGO_ENABLED", "0")
-        .status()
-        .expect("cannot run go build");
-    assert!(status.success(), "go build of tests/go/{name} failed");
-    out
-}
-
 #[test]
 fn static_go_program_with_goroutines_is_hooked() {
-    let prog = build_static_go("static");
+    let prog = build_go("static", false);
     let out = std::process::Command::new("file").arg(&prog).output();
     if let Ok(out) = out {
         let text = String::from_utf8_lossy(&out.stdout);
