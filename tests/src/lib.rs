@@ -1162,6 +1162,13 @@ pub fn hook_window_counts(trace: &Trace) -> WindowCounts {
                 }
             }
             State::Dumping => {
+                if r.nr == Some(NR_RT_SIGRETURN) {
+                    // A signal handled while the hook writes its counts (Go preempts threads
+                    // with SIGURG at any time): counted if the hook had not written that line
+                    // yet.
+                    *out.counts.entry(NR_RT_SIGRETURN).or_insert(0) += 1;
+                    *out.restarts.entry(NR_RT_SIGRETURN).or_insert(0) += 1;
+                }
                 if is_marker(r, MARK_DUMPED) {
                     State::Trigger
                 } else {

@@ -77,3 +77,57 @@ fn null_write_still_dies_of_sigsegv() {
         loaded.report()
     );
 }
+
+fn case(args: &[&str]) -> Cmd {
+    Cmd::new(compile_program("loadercases")).args(args)
+}
+
+#[test]
+fn calls_after_an_asynchronous_signal_stay_hooked() {
+    // The rt_sigreturn dispatch left the selector at ALLOW: the program's next calls from
+    // sites not yet rewritten escaped the hook.
+    let o = assert_same_as_native(&case(&["sigret"]), &Mode::Loader(None));
+    assert_eq!(o.stdout, "sigret: ok\n");
+    counts_match_strace_loaded("sigret-loaded", case(&["sigret"]), &[(110, "getppid")]);
+}
+
+#[test]
+fn fork_while_other_threads_create_threads() {
+    // A child forked while another thread was inside the launcher's malloc inherited its lock
+    // taken and hung at its first thread.
+    let o = assert_same_as_native(&case(&["forkdl", "100"]), &Mode::Loader(None));
+    assert_eq!(o.stdout, "forkdl: 100 of 100 children fine\n");
+}
+
+#[test]
+fn a_chain_of_threads_does_not_grow_the_process() {
+    let o = case(&["chain", "20000"]).run(&Mode::Loader(None));
+    o.assert_success("chain of 20000 threads through the launcher");
+    assert_eq!(
+        o.stdout,
+        "chain: RSS grew less than 4 MiB\n",
+        "{}",
+        o.report()
+    );
+}
+
+#[test]
+fn thread_pointer_in_handlers_and_after_arch_prctl() {
+    let o = assert_same_as_native(&case(&["clonefs"]), &Mode::Loader(None));
+    assert_eq!(o.stdout, "clonefs: handler thread pointer ok\n");
+    let o = assert_same_as_native(&case(&["setfs"]), &Mode::Loader(None));
+    assert_eq!(o.stdout, "setfs: kept\n");
+}
+
+#[test]
+fn hook_threads_have_their_thread_ids() {
+    let o = Cmd::new(compile_program("threads"))
+        .arg("200")
+        .run(&Mode::Loader(Some(compile_hook("errorcheck"))));
+    o.assert_success("threads through the launcher with an errorcheck-mutex hook");
+    assert!(
+        o.stderr.contains("errorcheck hook: 0 failed locks"),
+        "{}",
+        o.report()
+    );
+}

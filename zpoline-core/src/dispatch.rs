@@ -178,8 +178,16 @@ pub unsafe extern "C" fn next_special(
             unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) }
         }
         _ => {
+            // A fork-like clone waits until the launcher's malloc is not in use (loader.rs).
+            let forking = arch::loader_mode()
+                && matches!(nr, SYS_FORK | SYS_CLONE | SYS_CLONE3)
+                // SAFETY: the application's arguments (clone3's struct is read as the kernel
+                // will read it).
+                && !unsafe { shares_memory(nr, a1) };
+            let taken = forking && crate::loader::fork_prepare();
             // SAFETY: the caller's contract.
             let r = unsafe { special(nr, a1, a2, a3, a4, a5, a6) };
+            crate::loader::fork_done(taken);
             if r == 0 && matches!(nr, SYS_FORK | SYS_VFORK | SYS_CLONE | SYS_CLONE3) {
                 // A child that returns through the frames (fork, vfork, clone without a new
                 // stack): the safety net is not inherited by a new task.
@@ -310,6 +318,14 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             if f.switched() {
                 arch::set_dstack_busy(false);
             }
+            // The selector for the code the frame returns to (this dispatch's exit, which
+            // would set it, never runs): the application's code runs with BLOCK under the
+            // net; a dispatch or runtime code a signal interrupted, with ALLOW.
+            let into_runtime =
+                f.prev != 0 || (arch::loader_mode() && f.fs != 0 && f.fs == arch::gs_base());
+            if arch::thread_net() && !into_runtime {
+                arch::set_selector(crate::sud::BLOCK);
+            }
             // SAFETY: the kernel finds the signal frame at the site's stack pointer; the
             // thread pointer is the one the returning code had (0: left alone).
             unsafe { arch::sigreturn_at(f.site_sp(), f.fs) }
@@ -321,7 +337,7 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             // below it is free stack the child would use first.
             unsafe { write_child_frame(args[2] as u64, f) };
             // SAFETY: args describe a clone with the child frame in place.
-            unsafe { clone_new_stack(&args, f, a1) }
+            unsafe { clone_new_stack(&args, f, a1, a5 as u64) }
         }
         SYS_CLONE if a1 & CLONE_VM != 0 && a1 & CLONE_VFORK != 0 => {
             // SAFETY: the child shares this stack; the region up to the site is preserved.
@@ -347,6 +363,7 @@ unsafe fn clone3(mut args: [i64; 7], f: &Frame) -> i64 {
     // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, …
     const STACK: usize = 5;
     const STACK_SIZE: usize = 6;
+    const TLS: usize = 7;
     const MAX: usize = 32;
     let (uargs, size) = (args[1] as *const u64, args[2] as usize);
     if uargs.is_null() || !(8 * (STACK_SIZE + 1)..=8 * MAX).contains(&size) || size % 8 != 0 {
@@ -385,13 +402,15 @@ unsafe fn clone3(mut args: [i64; 7], f: &Frame) -> i64 {
     copy[STACK_SIZE] = stack_size - arch::CHILD_FRAME;
     // SAFETY: the child's stack is [stack, stack + stack_size); the frame goes at its top.
     unsafe { write_child_frame(stack + copy[STACK_SIZE], f) };
-    args[1] = copy.as_ptr() as i64;
+    args[1] = copy.as_mut_ptr() as i64;
     // SAFETY: args point at our copy, which lives until the system call returns.
-    unsafe { clone_new_stack(&args, f, copy[0] as i64) }
+    unsafe { clone_new_stack(&args, f, copy[0] as i64, copy[TLS]) }
 }
 
-/// A clone whose child starts on a new stack at the site; `flags` are the clone flags.
-unsafe fn clone_new_stack(args: &[i64; 7], f: &Frame, flags: i64) -> i64 {
+/// A clone whose child starts on a new stack at the site; `flags` are the clone flags, `tls`
+/// its thread pointer with `CLONE_SETTLS`.
+unsafe fn clone_new_stack(args: &[i64; 7], f: &Frame, flags: i64, tls: u64) -> i64 {
+    let mut args = *args;
     // A child that shares our memory but gets no TLS of its own (posix_spawn's) shares this very
     // TLS block: it marks itself, and we unmark once it has gone (exec or exit).
     let vfork_like = flags & CLONE_VM != 0
@@ -407,14 +426,34 @@ unsafe fn clone_new_stack(args: &[i64; 7], f: &Frame, flags: i64) -> i64 {
     // thread pointer, not the runtime's it would inherit from here.
     let (mut child_tp, mut child_fs) = (0, 0);
     if arch::loader_mode() {
+        let settls = flags & (libc::CLONE_SETTLS as i64) != 0;
+        if !settls {
+            child_fs = f.fs;
+        }
         if flags & CLONE_VM != 0 && !vfork_like {
             match crate::loader::new_thread_block() {
                 Some(tp) => child_tp = tp,
                 None => return -(libc::EAGAIN as i64),
             }
-        }
-        if flags & (libc::CLONE_SETTLS as i64) == 0 {
-            child_fs = f.fs;
+            // The child's thread pointer, known to its block from its first instruction.
+            let app_fs = if settls { tls } else { f.fs };
+            crate::loader::set_block_app_fs(child_tp, app_fs);
+            // Its tid, in its block's descriptor before it runs.
+            if args[0] == SYS_CLONE {
+                let (fl, ptid) = crate::loader::tid_for_block(child_tp, args[1], args[3] as u64);
+                args[1] = fl;
+                args[3] = ptid as i64;
+            } else {
+                // clone3: args[1] points at the runtime's own copy of struct clone_args.
+                let p = args[1] as *mut u64;
+                // SAFETY: our copy (clone3 above), alive until the call returns; flags is
+                // word 0, parent_tid word 3.
+                unsafe {
+                    let (fl, ptid) = crate::loader::tid_for_block(child_tp, *p as i64, *p.add(3));
+                    *p = fl as u64;
+                    *p.add(3) = ptid;
+                }
+            }
         }
     }
     // A vfork-like child claims a dispatch stack of its own through the TLS it shares: ours
@@ -425,7 +464,7 @@ unsafe fn clone_new_stack(args: &[i64; 7], f: &Frame, flags: i64) -> i64 {
         arch::dstack_index(),
     );
     // SAFETY: the caller prepared args and the child frame.
-    let r = unsafe { arch::clone_with_frame(args, f, u64::from(vfork_like), child_tp, child_fs) };
+    let r = unsafe { arch::clone_with_frame(&args, f, u64::from(vfork_like), child_tp, child_fs) };
     if r < 0 && child_tp != 0 {
         crate::loader::free_thread_block(child_tp);
     }

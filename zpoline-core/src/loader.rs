@@ -60,8 +60,8 @@ pub fn new_thread_block() -> Option<u64> {
     // SAFETY: the dynamic loader's own function, with its documented null argument.
     let alloc: unsafe extern "C" fn(*mut libc::c_void) -> *mut libc::c_void =
         unsafe { core::mem::transmute(f) };
-    // SAFETY: as above; runs with the runtime's thread pointer.
-    let tp = unsafe { alloc(core::ptr::null_mut()) } as u64;
+    // SAFETY: as above, as the launcher's thread (see `with_launcher_block`).
+    let tp = with_launcher_block(|| unsafe { alloc(core::ptr::null_mut()) }) as u64;
     if tp == 0 {
         return None;
     }
@@ -75,7 +75,79 @@ pub fn new_thread_block() -> Option<u64> {
         core::ptr::write(tp as *mut u64, tp); // tcb
         core::ptr::write((tp + 16) as *mut u64, tp); // self
     }
+    mark_rseq_unregistered(tp);
     Some(tp)
+}
+
+/// Offset of `tid` in the launcher's libc's thread descriptor (found at start-up in the
+/// launcher's own, whose tid is the process id), 0 if not found.
+pub static TID_OFF: AtomicU64 = AtomicU64::new(0);
+/// Offset of the rseq area's `cpu_id` from the thread pointer, 0 without one.
+static CPU_ID_OFF: AtomicU64 = AtomicU64::new(0);
+
+/// Finds where the launcher's libc keeps a thread's `tid` in its descriptor: the one word of
+/// the launcher's own that holds its thread id (a private layout: looked up, not assumed).
+fn find_descriptor_fields(main_tp: u64) {
+    let tid = sys::syscall6(libc::SYS_gettid, [0; 6]).unwrap_or(0) as u32;
+    let found: Vec<u64> = (0x100..0x1000u64)
+        .step_by(4)
+        // SAFETY: the launcher's own thread descriptor, mapped and larger than 4 KiB with its
+        // static TLS below it... read only within its first 4 KiB.
+        .filter(|off| unsafe { core::ptr::read((main_tp + off) as *const u32) } == tid)
+        .collect();
+    if let [off] = found[..] {
+        TID_OFF.store(off, Ordering::Relaxed);
+    }
+    let (roff, rsize) = (lookup(c"__rseq_offset"), lookup(c"__rseq_size"));
+    if roff != 0 && rsize != 0 {
+        // SAFETY: glibc's exported variables (ptrdiff_t and unsigned int).
+        let (roff, rsize) = unsafe { (*(roff as *const i64), *(rsize as *const u32)) };
+        if rsize != 0 {
+            CPU_ID_OFF.store((roff + 4) as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Where the kernel must store a new thread's tid so that its block's descriptor has it before
+/// the thread runs (errorcheck and recursive mutexes of the hook's libc compare owners by tid):
+/// returns the clone flags and parent-tid pointer to pass. Without `CLONE_PARENT_SETTID` in the
+/// application's call it is added, pointing at the block's `tid`; with it, the application's
+/// location is where the clone child path copies it from (`zp_tls.tid_from`).
+pub fn tid_for_block(tp: u64, flags: i64, ptid: u64) -> (i64, u64) {
+    let off = TID_OFF.load(Ordering::Relaxed);
+    if off == 0 {
+        return (flags, ptid);
+    }
+    let tid_from = tp.wrapping_add_signed(arch::tls_block_offset()) + arch::tls::TID_FROM as u64;
+    const SETTID: i64 = libc::CLONE_PARENT_SETTID as i64;
+    // SAFETY: the new block's zp_tls, not in use yet.
+    unsafe {
+        if flags & SETTID != 0 {
+            core::ptr::write(tid_from as *mut u64, ptid);
+            (flags, ptid)
+        } else {
+            core::ptr::write(tid_from as *mut u64, 0);
+            (flags | SETTID, tp + off)
+        }
+    }
+}
+
+/// Marks the rseq area of block `tp` as not registered (`cpu_id` = -2).
+fn mark_rseq_unregistered(tp: u64) {
+    let off = CPU_ID_OFF.load(Ordering::Relaxed);
+    if off != 0 {
+        // SAFETY: the rseq area inside the block's thread descriptor (glibc's __rseq_offset).
+        unsafe { core::ptr::write_volatile(tp.wrapping_add(off) as *mut i32, -2) };
+    }
+}
+
+/// Records `app_fs` as the application's thread pointer in the runtime block `tp` (its
+/// `zp_tls.app_fs`), before a new thread starts with it.
+pub fn set_block_app_fs(tp: u64, app_fs: u64) {
+    let at = tp.wrapping_add_signed(arch::tls_block_offset()) + arch::tls::APP_FS as u64;
+    // SAFETY: a block of the runtime's libc made for the new thread, not in use yet; zp_tls
+    // lies at the same TLS offset in every block.
+    unsafe { core::ptr::write(at as *mut u64, app_fs) };
 }
 
 /// Gives back a block of [`new_thread_block`] that no thread uses.
@@ -85,13 +157,69 @@ pub fn free_thread_block(tp: u64) {
         // SAFETY: the dynamic loader's own function; the block came from _dl_allocate_tls.
         let free: unsafe extern "C" fn(*mut libc::c_void, bool) =
             unsafe { core::mem::transmute(f) };
-        // SAFETY: as above.
-        unsafe { free(tp as *mut libc::c_void, true) };
+        // SAFETY: as above, as the launcher's thread (see `with_launcher_block`).
+        with_launcher_block(|| unsafe { free(tp as *mut libc::c_void, true) });
+    }
+}
+
+/// Held while the launcher's libc allocates or frees for the runtime, and across a fork.
+static HOST_LOCK: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` (which calls the launcher's malloc) as the launcher's own thread: `%fs` is the
+/// launcher's thread block for its duration, one thread at a time. So the launcher's malloc
+/// keeps one per-thread cache, the launcher's, instead of one per program thread that created
+/// or ended threads (each left behind when that thread exits: ~1 KiB a thread), and a fork
+/// never happens in the middle of it (the launcher's malloc lock would stay taken in the
+/// child, which runs no fork handler of the launcher's libc). Signal entries treat the
+/// launcher's block like the thread's own runtime block.
+fn with_launcher_block<R>(f: impl FnOnce() -> R) -> R {
+    while HOST_LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+    let (own, main) = (arch::fs_base(), MAIN_TP.load(Ordering::Relaxed));
+    let borrow = main != 0 && own != main;
+    if borrow {
+        // SAFETY: the launcher's block; only this thread uses it as its TLS until put back
+        // (the launcher's thread runs only the program, whose %fs is its own).
+        unsafe { arch::set_fs_base(main) };
+    }
+    let r = f();
+    if borrow {
+        // SAFETY: this thread's runtime block again.
+        unsafe { arch::set_fs_base(own) };
+    }
+    HOST_LOCK.store(false, Ordering::Release);
+    r
+}
+
+/// Before a fork-like clone (no shared memory): waits until the launcher's malloc is not in
+/// use by the runtime (see [`with_launcher_block`]), for a bounded time (a signal handler
+/// that forks over an allocation on its own thread would wait for ever). True when taken.
+pub fn fork_prepare() -> bool {
+    for _ in 0..1_000_000 {
+        if HOST_LOCK
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
+}
+
+/// After the fork-like clone, in the parent and in the child: [`fork_prepare`] undone.
+pub fn fork_done(taken: bool) {
+    if taken {
+        HOST_LOCK.store(false, Ordering::Release);
     }
 }
 
 /// The launcher's own thread block (its libc made it at start-up; never freed).
-static MAIN_TP: AtomicU64 = AtomicU64::new(0);
+pub static MAIN_TP: AtomicU64 = AtomicU64::new(0);
 /// Blocks of exited threads with the serial number of their exit: freed by a thread that
 /// creates a thread once [`QUARANTINE`] more threads have exited (an exiting thread still runs
 /// a few instructions with its block after giving it back: none of them touches it, but a
@@ -161,11 +289,26 @@ pub unsafe fn arch_prctl(code: i64, addr: i64) -> Option<i64> {
             // SAFETY: the runtime's thread pointer, for the rest of the dispatch.
             unsafe { arch::set_fs_base(arch::gs_base()) };
             if r == 0 {
-                arch::set_app_fs(addr as u64);
-                if !f.is_null() {
+                // Every dispatch of this thread that would return to application code with
+                // the old thread pointer returns with the new one (a signal handler that sets
+                // it, over an interrupted dispatch, keeps it as natively).
+                let old = if f.is_null() {
+                    arch::app_fs()
+                } else {
                     // SAFETY: the current dispatch's frame.
-                    unsafe { (*f).fs = addr as u64 };
+                    unsafe { (*f).fs }
+                };
+                let mut at = f;
+                while !at.is_null() {
+                    // SAFETY: the frames linked from zp_tls.cur live on this thread's stacks.
+                    unsafe {
+                        if (*at).fs == old {
+                            (*at).fs = addr as u64;
+                        }
+                        at = (*at).prev as *mut crate::dispatch::Frame;
+                    }
                 }
+                arch::set_app_fs(addr as u64);
             }
             Some(r)
         }
@@ -534,7 +677,9 @@ pub unsafe extern "C" fn zpoline_loader_start(
     }
     ALLOCATE_TLS.store(alloc, Ordering::Release);
     DEALLOCATE_TLS.store(free, Ordering::Release);
+    find_descriptor_fields(arch::fs_base());
     release_rseq();
+    mark_rseq_unregistered(arch::fs_base());
     // SAFETY: the caller passes the program's initial stack.
     unsafe { record_program(sp) };
     // SAFETY: the caller passes n pairs.

@@ -162,7 +162,7 @@ pub unsafe fn sigaction(sig: i64, act: i64, old: i64, size: i64) -> Option<i64> 
         return Some(0);
     }
     let Some(o) = owned(sig).filter(|o| o.installed.load(Ordering::Acquire)) else {
-        if arch::loader_mode() && (1..=64).contains(&sig) && owned(sig).is_none() {
+        if arch::loader_mode() && (1..=64).contains(&sig) {
             // SAFETY: the application's own arguments.
             return Some(unsafe { wrapped_sigaction(sig, act, old, size) });
         }
@@ -383,7 +383,12 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     if act.flags & SA_RESETHAND != 0 {
         o.set_app_action(&KSigaction::default());
     }
-    // Loader mode: the application's handler runs with its own thread pointer.
+    // Under the net the application's handler runs with BLOCK (its system calls are hooked);
+    // in loader mode with its own thread pointer.
+    let selector = arch::selector();
+    if arch::thread_net() {
+        arch::set_selector(crate::sud::BLOCK);
+    }
     let runtime_fs = arch::loader_mode().then(|| {
         let (ours, theirs) = (arch::fs_base(), arch::app_fs());
         // SAFETY: only the application's handler runs until it is set back below (or the
@@ -400,6 +405,7 @@ fn forward(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         // SAFETY: back to the runtime's thread pointer for the rest of the handler.
         unsafe { arch::set_fs_base(ours) };
     }
+    arch::set_selector(selector);
     // Returning restores the interrupted mask (and any context change the handler made).
 }
 

@@ -96,7 +96,8 @@ pub const FAST_AREA: u64 = 2688;
 // [16] the Syscall User Dispatch selector byte (see sud.rs); [24] the top of the thread's
 // dispatch stack (0: none yet), [32] its index in the pool and [40] whether a dispatch is on
 // it (see dstack.rs); [48] the application's own thread pointer (programs started by the
-// launcher's loader, see `loader.rs`).
+// launcher's loader, see `loader.rs`); [56] in a new thread's block, where the kernel stored
+// its tid for the application (the clone child path copies it into the block's descriptor).
 // Initial-exec TLS: the runtime is loaded at start-up (LD_PRELOAD, or by the launcher before the
 // program), so its block is in the static TLS area and reachable as %fs:offset without calling
 // __tls_get_addr.
@@ -106,9 +107,9 @@ global_asm!(
     ".globl zp_tls",
     ".hidden zp_tls",
     ".type zp_tls, @object",
-    ".size zp_tls, 56",
+    ".size zp_tls, 64",
     "zp_tls:",
-    ".zero 56",
+    ".zero 64",
     ".popsection",
 );
 
@@ -196,14 +197,30 @@ fn tls_store<const OFF: usize>(v: u64) {
     }
 }
 
+/// Where `zp_tls` lies relative to the thread pointer (its initial-exec TLS offset): the same in
+/// every thread block of the runtime's libc.
+pub fn tls_block_offset() -> i64 {
+    let off: i64;
+    // SAFETY: reads the GOT entry the linker made for zp_tls's TLS offset.
+    unsafe {
+        asm!(
+            "mov {off}, qword ptr [rip + zp_tls@GOTTPOFF]", // off = TLS offset of zp_tls
+            off = out(reg) off,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    off
+}
+
 /// Offsets and flag bits in `zp_tls`.
-mod tls {
+pub(crate) mod tls {
     pub const CUR: usize = 0;
     pub const FLAGS: usize = 8;
     pub const DSTACK_TOP: usize = 24;
     pub const DSTACK_INDEX: usize = 32;
     pub const DSTACK_BUSY: usize = 40;
     pub const APP_FS: usize = 48;
+    pub const TID_FROM: usize = 56;
     /// A vfork-like child sharing its parent's memory and TLS.
     pub const VFORK_CHILD: u64 = 1;
     /// The safety net is on for this thread.
@@ -483,9 +500,10 @@ pub unsafe extern "C" fn zp_entry() {
         "rdgsbase %rcx", // rcx = the runtime's thread pointer for this thread
         "cmp %rax, %rcx", // already the runtime's (nested in runtime code)?
         "je 15f",
+        "mov zp_tls@GOTTPOFF(%rip), %r11", // r11 = TLS offset of zp_tls (r11 is saved)
+        "mov %rax, %gs:48(%r11)", // zp_tls.app_fs = the application's thread pointer (before
+        // the switch: a signal handler of the application needs it from the next instruction)
         "wrfsbase %rcx", // %fs = the runtime's: its TLS and the hook's libc work
-        "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
-        "mov %rax, %fs:48(%rcx)", // zp_tls.app_fs = the application's thread pointer
         "15:",
         // ---- link the frame into this thread's zp_tls --------------------------------------
         "mov zp_tls@GOTTPOFF(%rip), %rcx", // rcx = TLS offset of zp_tls
@@ -1216,14 +1234,24 @@ pub unsafe extern "C" fn clone_with_frame(
         "call {spawned}",                // a dispatch stack of its own (the one in the TLS it
         "mov %rbp, %rsp",                // shares is its parent's, in use); %fs is still ours
         "9:",
-        "test %r14, %r14",               // loader: a runtime thread pointer of its own?
-        "jz 5f",
-        "wrgsbase %r14",                 // GS base = it
-        "5:",
         "test %r15, %r15",               // loader: the application's thread pointer to take?
         "jz 6f",
         "wrfsbase %r15",                 // %fs = it (no %fs access below)
         "6:",
+        "test %r14, %r14",               // loader: a runtime thread pointer of its own?
+        "jz 5f",
+        "wrgsbase %r14",                 // GS base = it (after %fs: a signal in between finds
+        // %fs and GS base as the application's code needs)
+        "mov zp_tls@GOTTPOFF(%rip), %rax", // rax = TLS offset of zp_tls
+        "mov 56(%r14,%rax), %rcx",       // rcx = zp_tls.tid_from: where the kernel put the
+        "test %rcx, %rcx",               // child's tid for the application (0: in our block)
+        "jz 5f",
+        "mov (%rcx), %ecx",              // ecx = the child's tid (stored before it runs)
+        "mov {tid_off}(%rip), %rax",     // rax = offset of tid in the thread descriptor
+        "test %rax, %rax",
+        "jz 5f",
+        "mov %ecx, (%r14,%rax)",         // the descriptor's tid, before any hook runs here
+        "5:",
         "cmpq $0, {loader}(%rip)",       // r9 = the runtime's thread pointer of the child:
         "je 7f",
         "rdgsbase %r9",                  // the GS base (loader)
@@ -1271,6 +1299,7 @@ pub unsafe extern "C" fn clone_with_frame(
         sud_len = sym crate::sud::RANGE_LEN,
         loader = sym LOADER,
         spawned = sym crate::dstack::claim_for_spawned_child,
+        tid_off = sym crate::loader::TID_OFF,
         options(att_syntax),
     )
 }
@@ -1442,15 +1471,17 @@ pub unsafe extern "C" fn app_signal_entry(
         "rdgsbase %rcx", // rcx = the runtime's
         "cmp %rax, %rcx", // the runtime or the hook was interrupted?
         "je 1f",
+        "cmp {launcher_tp}(%rip), %rax", // or runtime code using the launcher's block
+        "je 1f", // (loader.rs, with_launcher_block)?
         "jmp *%r11", // no: the application's own thread pointer is current
         "1:",
         "push %rbx", // callee-saved registers we use
         "push %r12",
         "push %r13",
         "sub $16, %rsp", // alignment for the call (entry rsp = 8 mod 16)
-        "mov %rax, %rbx", // rbx = the runtime's thread pointer
+        "mov %rax, %rbx", // rbx = the thread pointer to put back
         "mov zp_tls@GOTTPOFF(%rip), %r12", // r12 = TLS offset of zp_tls
-        "add %rax, %r12", // r12 = &zp_tls (absolute: %fs changes below)
+        "add %rcx, %r12", // r12 = &zp_tls of this thread (absolute: %fs changes below)
         "movzbl 16(%r12), %r13d", // r13 = the selector now (ALLOW inside a dispatch)
         "testq $2, 8(%r12)", // safety net on for this thread?
         "jz 2f",
@@ -1459,7 +1490,7 @@ pub unsafe extern "C" fn app_signal_entry(
         "mov 48(%r12), %rax", // rax = zp_tls.app_fs
         "wrfsbase %rax", // the application's thread pointer
         "call *%r11", // handler(sig, info, ctx)
-        "wrfsbase %rbx", // the runtime's again
+        "wrfsbase %rbx", // the interrupted runtime code's again
         "testq $2, 8(%r12)", // net on? then the selector stays BLOCK: the application's
         "jnz 3f", // restorer runs next (its rt_sigreturn is hooked and puts ALLOW back)
         "movb %r13b, 16(%r12)", // the selector as it was
@@ -1470,6 +1501,7 @@ pub unsafe extern "C" fn app_signal_entry(
         "pop %rbx",
         "ret", // to the restorer
         handlers = sym APP_HANDLERS,
+        launcher_tp = sym crate::loader::MAIN_TP,
         options(att_syntax),
     )
 }
