@@ -9,9 +9,13 @@
  *   clonefs      a CLONE_VM|CLONE_THREAD child without CLONE_SETTLS faults at once; its
  *                SIGSEGV handler must run with the program's thread pointer
  *   setfs        a SIGALRM handler sets %fs with arch_prctl over an interrupted system call;
- *                the new thread pointer must stay after the handler */
+ *                the new thread pointer must stay after the handler
+ *   readlink     readlink of /proc/self/exe leaves the bytes past its answer alone
+ *   badmask      rt_sigprocmask with an invalid `how` and an unreadable set answers EFAULT
+ *                (abseil's AddressIsReadable) */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -194,6 +198,22 @@ static int setfs(void)
 	return 0;
 }
 
+static int readlink_buf(void)
+{
+	char buf[4096];
+	memset(buf, 'X', sizeof buf);
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf);
+	printf("readlink: %s\n", n > 0 && buf[n] == 'X' ? "bytes past the answer untouched" : "bad");
+	return 0;
+}
+
+static int badmask(void)
+{
+	long r = syscall(SYS_rt_sigprocmask, ~0L, (void *)0x7000deadb000UL, NULL, 8);
+	printf("badmask: %ld %s\n", r, r == -1 && errno == EFAULT ? "EFAULT" : "other");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -208,6 +228,10 @@ int main(int argc, char **argv)
 		return clonefs();
 	if (!strcmp(m, "setfs"))
 		return setfs();
+	if (!strcmp(m, "readlink"))
+		return readlink_buf();
+	if (!strcmp(m, "badmask"))
+		return badmask();
 	fprintf(stderr, "usage: loadercases sigret|forkdl N|chain N|clonefs|setfs\n");
 	return 2;
 }

@@ -1302,7 +1302,7 @@ impl RuntimeInternal {
                 true
             }
             "pread64" => {
-                self.peeked.get(&r.pid).map(String::as_str) == arg(0) && r.call.contains(", 4, 0)")
+                self.peeked.get(&r.pid).map(String::as_str) == arg(0) && r.call.contains(", 20, 0)")
             }
             "prctl" => {
                 r.call.contains("PR_SET_SYSCALL_USER_DISPATCH")

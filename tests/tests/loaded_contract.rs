@@ -131,3 +131,30 @@ fn hook_threads_have_their_thread_ids() {
         o.report()
     );
 }
+
+#[test]
+fn readlink_answer_and_bad_signal_masks() {
+    let o = assert_same_as_native(&case(&["readlink"]), &Mode::Loader(None));
+    assert_eq!(o.stdout, "readlink: bytes past the answer untouched\n");
+    for mode in [Mode::Loader(None), Mode::Zpoline] {
+        let o = assert_same_as_native(&case(&["badmask"]), &mode);
+        assert_eq!(o.stdout, "badmask: -1 EFAULT\n");
+    }
+}
+
+#[test]
+fn inherited_ignored_sigpipe_and_a_limited_address_space() {
+    // The launcher skips Rust's start-up, which would have set SIGPIPE to SIG_IGN and made
+    // the reset to SIG_DFL look needed; an inherited SIG_IGN reaches the program as natively.
+    let cmd = Cmd::new("/bin/bash")
+        .arg("-c")
+        .arg("trap '' PIPE; yes | head -1; echo ${PIPESTATUS[0]}");
+    let o = assert_same_as_native(&cmd, &Mode::Loader(None));
+    assert_eq!(o.stdout, "y\n1\n", "{}", o.report());
+    // ulimit -v: the dispatch-stack pool and the launcher's heap pad shrink to fit.
+    let cmd = Cmd::new("/bin/sh")
+        .arg("-c")
+        .arg("ulimit -v 300000; ls /usr");
+    assert_same_as_native(&cmd, &Mode::Loader(None));
+    assert_same_as_native(&cmd, &Mode::Zpoline);
+}

@@ -234,12 +234,27 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
         }
         SYS_READLINK | SYS_READLINKAT if arch::loader_mode() => {
-            // SAFETY: the application's own arguments.
-            let r = unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
             let (path, buf, size) = if nr == SYS_READLINK {
                 (a1, a2, a3)
             } else {
                 (a2, a3, a4)
+            };
+            // SAFETY: the application's path argument.
+            if !unsafe { crate::loader::is_self_exe(path) } {
+                // SAFETY: the application's own arguments.
+                return unsafe { arch::raw_syscall(nr, a1, a2, a3, a4, a5, a6) };
+            }
+            // The call still reaches the kernel (a tracer sees it), into a buffer of ours: the
+            // application's bytes past the answer stay as they were.
+            let mut scratch = [0u8; 4096];
+            let (sbuf, ssize) = (scratch.as_mut_ptr() as i64, size.clamp(0, 4096));
+            // SAFETY: our buffer; the application's path.
+            let r = unsafe {
+                if nr == SYS_READLINK {
+                    arch::raw_syscall(nr, a1, sbuf, ssize, 0, 0, 0)
+                } else {
+                    arch::raw_syscall(nr, a1, a2, sbuf, ssize, 0, 0)
+                }
             };
             // SAFETY: as above.
             return unsafe { crate::loader::readlink(r, path, buf, size) };
@@ -321,14 +336,25 @@ unsafe fn special(nr: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64)
             // The selector for the code the frame returns to (this dispatch's exit, which
             // would set it, never runs): the application's code runs with BLOCK under the
             // net; a dispatch or runtime code a signal interrupted, with ALLOW.
-            let into_runtime =
-                f.prev != 0 || (arch::loader_mode() && f.fs != 0 && f.fs == arch::gs_base());
+            // (Loader mode knows from the thread pointer at the restorer; under LD_PRELOAD a
+            // dispatch below this one means the signal interrupted it.)
+            let into_runtime = if arch::loader_mode() {
+                f.fs == arch::gs_base()
+            } else {
+                f.prev != 0
+            };
             if arch::thread_net() && !into_runtime {
                 arch::set_selector(crate::sud::BLOCK);
             }
-            // SAFETY: the kernel finds the signal frame at the site's stack pointer; the
-            // thread pointer is the one the returning code had (0: left alone).
-            unsafe { arch::sigreturn_at(f.site_sp(), f.fs) }
+            // The thread pointer of the code returned to: the runtime's, or the application's
+            // as it is now (0: left alone, LD_PRELOAD).
+            let fs = if into_runtime || !arch::loader_mode() {
+                f.fs
+            } else {
+                arch::app_fs()
+            };
+            // SAFETY: the kernel finds the signal frame at the site's stack pointer.
+            unsafe { arch::sigreturn_at(f.site_sp(), fs) }
         }
         SYS_CLONE if a2 != 0 => {
             // clone(flags, stack, ptid, ctid, tls): the child starts on `stack`.

@@ -22,19 +22,32 @@ static BASE: AtomicU64 = AtomicU64::new(0);
 /// One bit per stack: claimed.
 pub static USED: [AtomicU64; COUNT / 64] = [const { AtomicU64::new(0) }; COUNT / 64];
 
-/// Reserves the pool.
+/// Stacks in the pool actually reserved (fewer than [`COUNT`] under a small `RLIMIT_AS`).
+static POOL: AtomicU64 = AtomicU64::new(0);
+
+/// Reserves the pool: [`COUNT`] stacks, or fewer when the address space is limited
+/// (`ulimit -v`: the reservation counts against it even though no page is used), down to 16.
 pub fn init() -> Result<(), i32> {
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-    let p = crate::sys::mmap(
-        0,
-        SIZE as usize * COUNT,
-        libc::PROT_READ | libc::PROT_WRITE,
-        flags,
-        -1,
-        0,
-    )?;
-    BASE.store(p as u64, Ordering::Release);
-    Ok(())
+    let mut count = COUNT;
+    loop {
+        match crate::sys::mmap(
+            0,
+            SIZE as usize * count,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        ) {
+            Ok(p) => {
+                BASE.store(p as u64, Ordering::Release);
+                POOL.store(count as u64, Ordering::Release);
+                return Ok(());
+            }
+            Err(libc::ENOMEM) if count > 16 => count /= 4,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Claims a stack for the calling thread if it has none (and is not a vfork child, which shares
@@ -52,10 +65,14 @@ fn claim() {
     if base == 0 {
         return;
     }
-    for (w, word) in USED.iter().enumerate() {
+    let pool = POOL.load(Ordering::Acquire) as usize;
+    for (w, word) in USED.iter().enumerate().take(pool.div_ceil(64)) {
         let mut cur = word.load(Ordering::Relaxed);
         while cur != u64::MAX {
             let bit = (!cur).trailing_zeros() as u64;
+            if w * 64 + bit as usize >= pool {
+                break;
+            }
             match word.compare_exchange_weak(
                 cur,
                 cur | 1 << bit,

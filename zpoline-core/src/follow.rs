@@ -121,8 +121,9 @@ unsafe fn exec_launched(args: [i64; 7], env_index: usize, vars: &[Vec<u8>]) -> i
     unsafe { exec_env(original, env_index, vars, None) }
 }
 
-/// Whether the file at `path` starts with `\x7fELF` or `#!` (read through a descriptor opened
-/// for the purpose and closed again: `O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC`, 4 bytes).
+/// Whether the file at `path` is an x86-64 ELF file or starts with `#!` (its first 20 bytes,
+/// read through a descriptor opened for the purpose and closed again:
+/// `O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC`).
 ///
 /// # Safety
 /// `path` must be a readable C string.
@@ -134,14 +135,18 @@ unsafe fn starts_like_a_program(path: i64) -> bool {
     ) else {
         return false;
     };
-    let mut head = [0u8; 4];
+    let mut head = [0u8; 20];
     let n = crate::sys::syscall6(
         libc::SYS_pread64,
-        [fd, head.as_mut_ptr() as i64, 4, 0, 0, 0],
+        [fd, head.as_mut_ptr() as i64, 20, 0, 0, 0],
     );
     let _ = crate::sys::syscall6(libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
+    // ELF: only 64-bit little-endian x86-64 ones (a 32-bit program runs natively, unhooked).
+    const EM_X86_64: u16 = 62;
     match n {
-        Ok(4) => head == *b"\x7fELF" || head.starts_with(b"#!"),
+        Ok(20) if head.starts_with(b"\x7fELF") => {
+            head[4] == 2 && head[5] == 1 && u16::from_le_bytes([head[18], head[19]]) == EM_X86_64
+        }
         Ok(n) if n >= 2 => head.starts_with(b"#!"),
         _ => false,
     }

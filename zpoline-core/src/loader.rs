@@ -411,9 +411,9 @@ pub unsafe fn is_self_exe(path: i64) -> bool {
     p == b"/proc/self/exe" || p == b"/proc/thread-self/exe"
 }
 
-/// `readlink(path, buf, size)` (or `readlinkat`'s last three) in loader mode: the call
-/// reaches the kernel (a tracer sees it); for `/proc/self/exe` the answer is the program's
-/// path, not the launcher's (the dynamic loader's `$ORIGIN`, Go's `os.Executable`, busybox
+/// The answer to `readlink(path, buf, size)` (or `readlinkat`'s last three) of
+/// `/proc/self/exe` in loader mode, given the kernel's result `r` (made into a buffer of the
+/// runtime's): the program's path, not the launcher's (the dynamic loader's `$ORIGIN`, Go's `os.Executable`, busybox
 /// running its applets need it).
 ///
 /// # Safety
@@ -425,8 +425,8 @@ pub unsafe fn readlink(r: i64, path: i64, buf: i64, size: i64) -> i64 {
     }
     let Some(exe) = exe() else { return r };
     let n = exe.len().min(size as usize);
-    // SAFETY: the application gave `size` writable bytes at `buf` (the kernel just wrote
-    // there).
+    // SAFETY: the application gave `size` writable bytes at `buf` for the answer (a bad
+    // pointer faults here where the kernel would answer EFAULT).
     unsafe { core::ptr::copy_nonoverlapping(exe.as_ptr(), buf as *mut u8, n) };
     n as i64
 }

@@ -301,7 +301,12 @@ pub(crate) extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut
 /// `set` and `old` are the application's pointers (null or 8 bytes).
 pub unsafe fn sigprocmask(how: i64, set: i64, old: i64, size: i64) -> Option<i64> {
     let keep = signals::kept_unblocked();
-    if keep == 0 || size != 8 {
+    if keep == 0
+        || size != 8
+        || ![libc::SIG_BLOCK, libc::SIG_UNBLOCK, libc::SIG_SETMASK].contains(&(how as i32))
+    {
+        // An invalid `how` is the kernel's to answer (EFAULT for an unreadable set first:
+        // abseil's AddressIsReadable probes memory that way), without our reading the set.
         return None;
     }
     let was = arch::app_blocked_kept();

@@ -117,7 +117,7 @@ pub fn prepare(program: &Path, argv: &[OsString], envp: &[OsString]) -> Result<P
 
 /// Starts a prepared program on this thread, leaving the process the way `execve` would leave
 /// it where a user-space loader can: every signal handler back to `SIG_DFL` (ignored signals stay
-/// ignored, except `SIGPIPE`, which Rust's runtime ignored for the launcher), no alternate
+/// ignored, as `execve` keeps them: the launcher skips Rust's start-up, which ignores SIGPIPE), no alternate
 /// signal stack, the launcher's rseq area unregistered (the program's libc registers its own),
 /// the thread's name set to the program's file name. The signal mask is kept. Then it jumps
 /// (see [`crate::arch::jump`]).
@@ -136,8 +136,8 @@ pub unsafe fn start(p: &Prepared) -> ! {
 }
 
 /// What the process looks like to the program from its first instruction, as after `execve`:
-/// every signal handler at its default action (the launcher's Rust runtime ignored SIGPIPE and
-/// set a SIGSEGV handler), no alternate signal stack, the thread named after the program. Called
+/// every caught signal at its default action (ignored ones stay ignored), no alternate signal
+/// stack, the thread named after the program. Called
 /// right before the jump, by [`start`] or before the runtime takes over (which unregisters the
 /// rseq area itself).
 pub fn hand_over(p: &Prepared) {
@@ -156,7 +156,8 @@ struct KernelSigaction {
     mask: u64,
 }
 
-/// Every caught signal back to `SIG_DFL`, `SIGPIPE` too; the alternate signal stack disabled.
+/// Every caught signal back to `SIG_DFL` (ignored ones stay ignored, as across `execve`); the
+/// alternate signal stack disabled.
 fn reset_signals() {
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
@@ -174,7 +175,7 @@ fn reset_signals() {
             )
         };
         let caught = old.handler != libc::SIG_DFL && old.handler != libc::SIG_IGN;
-        if r == 0 && (caught || sig == libc::SIGPIPE) {
+        if r == 0 && caught {
             let dfl = KernelSigaction::default();
             // SAFETY: sets the default action, which refers to no memory.
             unsafe {

@@ -18,10 +18,12 @@
 //! without the runtime: it maps the program and its interpreter into this process, builds the
 //! initial stack and jumps to it, which diagnoses the loader.
 
+#![cfg_attr(not(test), no_main)]
+
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
 use zpoline_launcher::loader;
 
@@ -217,6 +219,24 @@ fn run(req: Request) -> Result<(), Fail> {
     Err(Fail::from(format!("cannot run {}: {e}", program.display())))
 }
 
+/// The launcher's malloc top pad: 256 MiB, or a quarter of a limited address space
+/// (`ulimit -v`).
+fn top_pad() -> i32 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct passed.
+    let limited = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
+        && lim.rlim_cur != libc::RLIM_INFINITY;
+    let pad: u64 = 256 << 20;
+    if limited {
+        pad.min(lim.rlim_cur / 4) as i32
+    } else {
+        pad as i32
+    }
+}
+
 /// What `execve` would refuse before reading the file: a directory, a file without execute
 /// permission (the shell's exit status 126 cases).
 fn check_executable(path: &Path) -> Result<(), Fail> {
@@ -391,7 +411,7 @@ fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), Fail>
     // SAFETY: mallopt/malloc/free of the launcher's own libc, no other thread running.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+        libc::mallopt(libc::M_TOP_PAD, top_pad());
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::free(libc::malloc(64));
@@ -424,13 +444,20 @@ fn run_loaded(req: &Request, runtime: &Path, program: &Path) -> Result<(), Fail>
     // SAFETY: the runtime exports it with this signature (zpoline-core/src/loader.rs).
     let start: Start = unsafe { std::mem::transmute::<*mut libc::c_void, Start>(start) };
     let p = loader::prepare(&program, &argv, &envp).map_err(|e| {
-        // A file the kernel would refuse with ENOEXEC: found, but not executable.
-        let code = if e.contains("not an ELF file") {
-            126
+        // Found, but not something the runtime can run: a file the kernel would refuse with
+        // ENOEXEC, or an ELF file for another machine or class (a 32-bit program runs
+        // natively, unhooked: the runtime hooks x86-64 programs only).
+        let foreign = [
+            "not an ELF file",
+            "not a 64-bit",
+            "not an x86-64",
+            "not a little-endian",
+        ];
+        if foreign.iter().any(|f| e.contains(f)) {
+            Fail(126, format!("{e}: the runtime runs x86-64 programs only"))
         } else {
-            127
-        };
-        Fail(code, e)
+            Fail(127, e)
+        }
     })?;
     let ranges: Vec<[u64; 2]> = p.exec_ranges.iter().map(|r| [r.start, r.end]).collect();
     loader::hand_over(&p);
@@ -489,7 +516,21 @@ fn keep_ld_variables_for_the_program() {
     eprintln!("zpoline: cannot run itself again without the LD_* variables: {e}");
 }
 
-fn main() -> ExitCode {
+/// The C `main`: Rust's own start-up is skipped because it sets SIGPIPE to SIG_IGN (and a
+/// SIGSEGV handler for stack overflows), and the program must inherit the dispositions the
+/// launcher was started with (a shell's `trap "" PIPE` gives `yes | head -1` its EPIPE).
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    i32::from(launcher_main())
+}
+
+/// (The test harness has its own `main`: this keeps `launcher_main` and what it calls in use.)
+#[cfg(test)]
+const _: fn() -> u8 = launcher_main;
+
+/// What `zpoline` does; returns its exit status.
+fn launcher_main() -> u8 {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     if matches!(parse(&args), Ok(ref r) if !r.preload && !r.load) {
         keep_ld_variables_for_the_program();
@@ -497,16 +538,16 @@ fn main() -> ExitCode {
     match parse(&args) {
         Err(msg) => {
             eprintln!("zpoline: {msg}");
-            ExitCode::from(2)
+            2
         }
         Ok(req) if req.load => {
             eprintln!("zpoline load: {}", load(req));
-            ExitCode::from(127)
+            127
         }
         Ok(req) => {
             let Fail(code, e) = run(req).unwrap_err();
             eprintln!("zpoline: {e}");
-            ExitCode::from(code)
+            code
         }
     }
 }

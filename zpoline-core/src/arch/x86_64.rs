@@ -572,6 +572,12 @@ pub unsafe extern "C" fn zp_entry() {
         "cmpq $0, {loader}(%rip)", // loader: the site's thread pointer back
         "je 32f",
         "mov 32(%rsp), %r11", // r11 = F.fs
+        "rdgsbase %rax", // rax = the runtime's thread pointer (rax is restored below)
+        "cmp %rax, %r11", // entered from runtime code? then F.fs is the runtime's
+        "je 34f",
+        "mov %fs:48(%rcx), %r11", // else the application's, as it is now (zp_tls.app_fs:
+        // arch_prctl in a signal handler during this dispatch may have changed it)
+        "34:",
         "wrfsbase %r11", // %fs is the application's again (no %fs access below)
         "32:",
         "add $40, %rsp", // drop prev, selector, action, vsave, fs
@@ -645,6 +651,11 @@ pub unsafe extern "C" fn zp_entry() {
         "cmpq $0, {loader}(%rip)", // loader: the site's thread pointer back
         "je 33f",
         "mov 32(%rsp), %r11", // r11 = F.fs
+        "rdgsbase %rax", // rax = the runtime's thread pointer (rax is restored below)
+        "cmp %rax, %r11", // entered from runtime code? then F.fs is the runtime's
+        "je 35f",
+        "mov %fs:48(%rcx), %r11", // else the application's, as it is now
+        "35:",
         "wrfsbase %r11", // %fs is the application's again
         "33:",
         "lea 40(%rsp), %rsp", // drop prev, selector, action, vsave, fs
