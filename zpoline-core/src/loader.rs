@@ -196,7 +196,7 @@ fn with_launcher_block<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Before a fork-like clone (no shared memory): waits until the launcher's malloc is not in
-/// use by the runtime (see [`with_launcher_block`]), for a bounded time (a signal handler
+/// use by the runtime (see `with_launcher_block`), for a bounded time (a signal handler
 /// that forks over an allocation on its own thread would wait for ever). True when taken.
 pub fn fork_prepare() -> bool {
     for _ in 0..1_000_000 {
@@ -232,7 +232,7 @@ const RING: usize = 256;
 const QUARANTINE: u64 = 64;
 
 /// Called by a thread about to exit with its runtime thread pointer: the block goes back to
-/// the launcher's malloc later (see [`RETIRED`]), so that a program that starts and ends
+/// the launcher's malloc later (see `RETIRED`), so that a program that starts and ends
 /// threads all the time does not grow. The launcher's own block is kept.
 pub fn retire_thread_block(tp: u64) {
     if tp == 0 || tp == MAIN_TP.load(Ordering::Relaxed) {
