@@ -5,7 +5,8 @@
 #   make test         build, then run the integration tests
 #   make bench        build, then run the benchmark (apps/bench)
 #   make lint         cargo fmt --check and clippy -D warnings
-#   make install      install the two libraries under $(DESTDIR)$(PREFIX)/lib/zpoline
+#   make install      install zpoline (bin), the libraries (lib/zpoline), zpoline.h and
+#                     zpoline.pc under $(DESTDIR)$(PREFIX)
 #   make clean        cargo clean
 #
 # `make run`, `make test` and `make bench` first make sure vm.mmap_min_addr is 0
@@ -24,9 +25,13 @@ BENCH_ARGS ?=
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
+VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build run test bench lint fmt clean install uninstall mmap-min-addr help
+.PHONY: all build run test bench lint fmt clean install install-files uninstall mmap-min-addr help
 
 all: build
 
@@ -57,17 +62,27 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-install: build
-	install -d $(DESTDIR)$(LIBDIR)/zpoline
+install: build install-files
+
+# The files only (what `install` copies after building); the tests call it.
+install-files:
+	install -d $(DESTDIR)$(LIBDIR)/zpoline $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(ZPOLINE) $(DESTDIR)$(LIBDIR)/zpoline/libzpoline.so
 	install -m 0755 $(RELEASE_DIR)/libzphook_basic.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so
+	install -m 0755 $(RELEASE_DIR)/zpoline $(DESTDIR)$(BINDIR)/zpoline
+	install -m 0644 hook-sdk/include/zpoline.h $(DESTDIR)$(INCLUDEDIR)/zpoline.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@BINDIR@|$(BINDIR)|' -e 's|@VERSION@|$(VERSION)|' hook-sdk/zpoline.pc.in \
+		> $(DESTDIR)$(PKGCONFIGDIR)/zpoline.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/zpoline.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/zpoline/libzpoline.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so
 	-rmdir $(DESTDIR)$(LIBDIR)/zpoline
+	rm -f $(DESTDIR)$(BINDIR)/zpoline $(DESTDIR)$(INCLUDEDIR)/zpoline.h $(DESTDIR)$(PKGCONFIGDIR)/zpoline.pc
 
 clean:
 	$(CARGO) clean
 
 help:
-	@sed -n '1,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,14p' Makefile | sed 's/^# \{0,1\}//'
