@@ -69,6 +69,7 @@ install-files:
 	install -d $(DESTDIR)$(LIBDIR)/zpoline $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(ZPOLINE) $(DESTDIR)$(LIBDIR)/zpoline/libzpoline.so
 	install -m 0755 $(RELEASE_DIR)/libzphook_basic.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so
+	install -m 0755 $(RELEASE_DIR)/libzphook_count.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_count.so
 	install -m 0755 $(RELEASE_DIR)/zpoline $(DESTDIR)$(BINDIR)/zpoline
 	install -m 0644 hook-sdk/include/zpoline.h $(DESTDIR)$(INCLUDEDIR)/zpoline.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
@@ -77,7 +78,8 @@ install-files:
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/zpoline.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/zpoline/libzpoline.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so
+	rm -f $(DESTDIR)$(LIBDIR)/zpoline/libzpoline.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so \
+		$(DESTDIR)$(LIBDIR)/zpoline/libzphook_count.so
 	-rmdir $(DESTDIR)$(LIBDIR)/zpoline
 	rm -f $(DESTDIR)$(BINDIR)/zpoline $(DESTDIR)$(INCLUDEDIR)/zpoline.h $(DESTDIR)$(PKGCONFIGDIR)/zpoline.pc
 

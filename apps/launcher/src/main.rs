@@ -27,7 +27,7 @@ use std::process::Command;
 
 use zpoline_launcher::loader;
 
-const USAGE: &str = "usage: zpoline run [--hook LIB] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
+const USAGE: &str = "usage: zpoline run [--hook LIB | --count] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,6 +36,8 @@ struct Request {
     load: bool,
     /// `--preload`: run with `LD_PRELOAD` instead of the launcher's loader.
     preload: bool,
+    /// `--count`: the counting hook (`libzphook_count.so`, `strace -c`-style summary).
+    count: bool,
     /// `--exec PATH`: the file to run, with `command` as its whole argv (how the runtime
     /// starts the children of a program the launcher loaded).
     exec: Option<PathBuf>,
@@ -52,6 +54,7 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
     let mut req = Request {
         load: false,
         preload: false,
+        count: false,
         exec: None,
         hook: None,
         audit: None,
@@ -83,6 +86,7 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
             }
             "--audit" => req.audit = Some("1".into()),
             "--preload" => req.preload = true,
+            "--count" => req.count = true,
             "--exec" => {
                 let v = args.get(i + 1).ok_or("--exec needs a file")?;
                 req.exec = Some(PathBuf::from(v));
@@ -102,6 +106,11 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
     }
     if req.command.is_empty() {
         return Err(format!("no program to run\n{USAGE}"));
+    }
+    if req.count && req.hook.is_some() {
+        return Err(format!(
+            "--count loads the counting hook: it cannot be combined with --hook\n{USAGE}"
+        ));
     }
     if req.load && (req.hook.is_some() || req.audit.is_some()) {
         return Err(format!(
@@ -182,8 +191,19 @@ impl From<String> for Fail {
     }
 }
 
-fn run(req: Request) -> Result<(), Fail> {
+fn run(mut req: Request) -> Result<(), Fail> {
     let runtime = find_runtime()?;
+    if req.count {
+        // The counting hook installed next to the runtime.
+        let count = runtime.with_file_name("libzphook_count.so");
+        if !count.is_file() {
+            return Err(Fail::from(format!(
+                "--count: {} does not exist; build it (make) or install it (make install)",
+                count.display()
+            )));
+        }
+        req.hook = Some(count);
+    }
     if let Some(h) = req.hook.as_ref().filter(|h| !h.is_file()) {
         {
             return Err(Fail::from(format!(
