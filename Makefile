@@ -70,6 +70,7 @@ install-files:
 	install -m 0755 $(ZPOLINE) $(DESTDIR)$(LIBDIR)/zpoline/libzpoline.so
 	install -m 0755 $(RELEASE_DIR)/libzphook_basic.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so
 	install -m 0755 $(RELEASE_DIR)/libzphook_count.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_count.so
+	install -m 0755 $(RELEASE_DIR)/libzphook_trace.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_trace.so
 	install -m 0755 $(RELEASE_DIR)/zpoline $(DESTDIR)$(BINDIR)/zpoline
 	install -m 0644 hook-sdk/include/zpoline.h $(DESTDIR)$(INCLUDEDIR)/zpoline.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
@@ -79,7 +80,7 @@ install-files:
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/zpoline/libzpoline.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so \
-		$(DESTDIR)$(LIBDIR)/zpoline/libzphook_count.so
+		$(DESTDIR)$(LIBDIR)/zpoline/libzphook_count.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_trace.so
 	-rmdir $(DESTDIR)$(LIBDIR)/zpoline
 	rm -f $(DESTDIR)$(BINDIR)/zpoline $(DESTDIR)$(INCLUDEDIR)/zpoline.h $(DESTDIR)$(PKGCONFIGDIR)/zpoline.pc
 

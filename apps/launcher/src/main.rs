@@ -27,7 +27,7 @@ use std::process::Command;
 
 use zpoline_launcher::loader;
 
-const USAGE: &str = "usage: zpoline run [--hook LIB | --count] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
+const USAGE: &str = "usage: zpoline run [--hook LIB | --count | --trace[=FILE]] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,6 +38,8 @@ struct Request {
     preload: bool,
     /// `--count`: the counting hook (`libzphook_count.so`, `strace -c`-style summary).
     count: bool,
+    /// `--trace[=FILE]`: the tracing hook (`libzphook_trace.so`), to stderr or FILE.
+    trace: Option<Option<OsString>>,
     /// `--exec PATH`: the file to run, with `command` as its whole argv (how the runtime
     /// starts the children of a program the launcher loaded).
     exec: Option<PathBuf>,
@@ -55,6 +57,7 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
         load: false,
         preload: false,
         count: false,
+        trace: None,
         exec: None,
         hook: None,
         audit: None,
@@ -87,6 +90,10 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
             "--audit" => req.audit = Some("1".into()),
             "--preload" => req.preload = true,
             "--count" => req.count = true,
+            "--trace" => req.trace = Some(None),
+            s if s.starts_with("--trace=") => {
+                req.trace = Some(Some(OsString::from(&s["--trace=".len()..])))
+            }
             "--exec" => {
                 let v = args.get(i + 1).ok_or("--exec needs a file")?;
                 req.exec = Some(PathBuf::from(v));
@@ -107,9 +114,9 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
     if req.command.is_empty() {
         return Err(format!("no program to run\n{USAGE}"));
     }
-    if req.count && req.hook.is_some() {
+    if u8::from(req.count) + u8::from(req.trace.is_some()) + u8::from(req.hook.is_some()) > 1 {
         return Err(format!(
-            "--count loads the counting hook: it cannot be combined with --hook\n{USAGE}"
+            "--hook, --count and --trace each load a hook: use one of them\n{USAGE}"
         ));
     }
     if req.load && (req.hook.is_some() || req.audit.is_some()) {
@@ -203,6 +210,24 @@ fn run(mut req: Request) -> Result<(), Fail> {
             )));
         }
         req.hook = Some(count);
+    }
+    if let Some(file) = req.trace.take() {
+        let trace = runtime.with_file_name("libzphook_trace.so");
+        if !trace.is_file() {
+            return Err(Fail::from(format!(
+                "--trace: {} does not exist; build it (make) or install it (make install)",
+                trace.display()
+            )));
+        }
+        req.hook = Some(trace);
+        if let Some(f) = file {
+            let abs = std::env::current_dir()
+                .map(|d| d.join(&f))
+                .unwrap_or_else(|_| PathBuf::from(&f));
+            // A trailing '-' (one file per process) survives the join.
+            // SAFETY: no other thread runs yet; the hook reads it at its start.
+            unsafe { std::env::set_var("ZPOLINE_TRACE_FILE", abs) };
+        }
     }
     if let Some(h) = req.hook.as_ref().filter(|h| !h.is_file()) {
         {
