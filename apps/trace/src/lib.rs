@@ -2,9 +2,11 @@
 //! shown as strings, `AT_FDCWD` by name and errors as `-1 ENOENT (No such file or directory)`:
 //!
 //! ```text
-//! 4021 openat(AT_FDCWD, "/etc/ld.so.cache", 0x80000) = 3
-//! 4021 access("/etc/ld.so.preload", 0x4) = -1 ENOENT (No such file or directory)
+//! 4021 openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC, 0x0) = 3
+//! 4021 access("/etc/ld.so.preload", R_OK) = -1 ENOENT (No such file or directory)
 //! ```
+//!
+//! Flags of `open`/`openat`, `mmap`/`mprotect` and `access` are decoded by name.
 //!
 //! `zpoline run --trace[=FILE] -- CMD`, or `LIBZPHOOK=libzphook_trace.so`. Lines go to stderr
 //! (a copy made at start-up), or to `ZPOLINE_TRACE_FILE`, appended; a name ending in `-` gets
@@ -27,28 +29,112 @@ pub enum Arg {
     Str,
     /// A directory descriptor (`AT_FDCWD` by name).
     DirFd,
+    /// `open` flags (`O_RDONLY|O_CLOEXEC`).
+    OpenFlags,
+    /// `mmap`/`mprotect` protection (`PROT_READ|PROT_EXEC`).
+    Prot,
+    /// `mmap` flags (`MAP_PRIVATE|MAP_ANONYMOUS`).
+    MapFlags,
+    /// `access` mode (`F_OK`, `R_OK|X_OK`).
+    Mode,
+    /// A descriptor passed as a 32-bit int (`mmap`'s: -1 for none).
+    Fd,
 }
 
-use Arg::{DirFd, Hex, Int, Str};
+use Arg::{DirFd, Fd, Hex, Int, MapFlags, Mode, OpenFlags, Prot, Str};
+
+/// Appends the names of the bits of `v` found in `names` (`|`-separated), and what is left in
+/// hexadecimal; `zero` when `v` is 0.
+pub fn flags(line: &mut Line, v: u64, names: &[(u64, &str)], zero: &str) {
+    if v == 0 {
+        line.push(zero.as_bytes());
+        return;
+    }
+    let mut left = v;
+    let mut first = true;
+    for &(bit, name) in names {
+        if bit != 0 && left & bit == bit {
+            if !first {
+                line.push(b"|");
+            }
+            line.push(name.as_bytes());
+            left &= !bit;
+            first = false;
+        }
+    }
+    if left != 0 {
+        if !first {
+            line.push(b"|");
+        }
+        line.hex(left);
+    }
+}
+
+const OPEN_FLAGS: &[(u64, &str)] = &[
+    (0o1, "O_WRONLY"),
+    (0o2, "O_RDWR"),
+    (0o100, "O_CREAT"),
+    (0o200, "O_EXCL"),
+    (0o400, "O_NOCTTY"),
+    (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"),
+    (0o4000, "O_NONBLOCK"),
+    (0o10000, "O_DSYNC"),
+    (0o20000, "O_ASYNC"),
+    (0o40000, "O_DIRECT"),
+    (0o200000, "O_DIRECTORY"),
+    (0o400000, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"),
+    (0o2000000, "O_CLOEXEC"),
+    (0o10000000, "O_PATH"),
+];
+const PROT: &[(u64, &str)] = &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")];
+const MAP_FLAGS: &[(u64, &str)] = &[
+    (0x01, "MAP_SHARED"),
+    (0x02, "MAP_PRIVATE"),
+    (0x10, "MAP_FIXED"),
+    (0x20, "MAP_ANONYMOUS"),
+    (0x100, "MAP_GROWSDOWN"),
+    (0x800, "MAP_DENYWRITE"),
+    (0x2000, "MAP_LOCKED"),
+    (0x4000, "MAP_NORESERVE"),
+    (0x8000, "MAP_POPULATE"),
+    (0x20000, "MAP_STACK"),
+    (0x100000, "MAP_FIXED_NOREPLACE"),
+];
+const ACCESS_MODE: &[(u64, &str)] = &[(4, "R_OK"), (2, "W_OK"), (1, "X_OK")];
+
+/// Appends `open` flags: the access mode first (`O_RDONLY` is 0), then the others.
+fn open_flags(line: &mut Line, v: u64) {
+    if v & 3 == 0 {
+        line.push(b"O_RDONLY");
+        if v != 0 {
+            line.push(b"|");
+            flags(line, v, OPEN_FLAGS, "");
+        }
+    } else {
+        flags(line, v, OPEN_FLAGS, "O_RDONLY");
+    }
+}
 
 /// The arguments of the common system calls (others: all six in hexadecimal).
 pub fn arguments(nr: i64) -> Option<&'static [Arg]> {
     Some(match nr {
         0 | 1 => &[Int, Hex, Int],                     // read, write
-        2 => &[Str, Hex, Hex],                         // open
+        2 => &[Str, OpenFlags, Hex],                   // open
         3 => &[Int],                                   // close
         4 | 6 => &[Str, Hex],                          // stat, lstat
         5 => &[Int, Hex],                              // fstat
         8 => &[Int, Int, Int],                         // lseek
-        9 => &[Hex, Int, Hex, Hex, Int, Hex],          // mmap
-        10 => &[Hex, Int, Hex],                        // mprotect
+        9 => &[Hex, Int, Prot, MapFlags, Fd, Hex],     // mmap
+        10 => &[Hex, Int, Prot],                       // mprotect
         11 => &[Hex, Int],                             // munmap
         12 => &[Hex],                                  // brk
         13 => &[Int, Hex, Hex, Int],                   // rt_sigaction
         14 => &[Int, Hex, Hex, Int],                   // rt_sigprocmask
         16 => &[Int, Hex, Hex],                        // ioctl
         17 | 18 => &[Int, Hex, Int, Int],              // pread64, pwrite64
-        21 => &[Str, Hex],                             // access
+        21 => &[Str, Mode],                            // access
         32 => &[Int],                                  // dup
         33 => &[Int, Int],                             // dup2
         39 | 102 | 104 | 107 | 108 | 110 | 186 => &[], // getpid, getuid, getgid, ...
@@ -70,11 +156,11 @@ pub fn arguments(nr: i64) -> Option<&'static [Arg]> {
         194 | 195 => &[Str, Hex, Int],                 // listxattr, llistxattr
         217 => &[Int, Hex, Int],                       // getdents64
         218 => &[Hex],                                 // set_tid_address
-        257 => &[DirFd, Str, Hex, Hex],                // openat
+        257 => &[DirFd, Str, OpenFlags, Hex],          // openat
         262 => &[DirFd, Str, Hex, Hex],                // newfstatat
         263 => &[DirFd, Str, Hex],                     // unlinkat
         267 => &[DirFd, Str, Hex, Int],                // readlinkat
-        269 | 439 => &[DirFd, Str, Hex, Hex],          // faccessat, faccessat2
+        269 | 439 => &[DirFd, Str, Mode, Hex],         // faccessat, faccessat2
         273 => &[Hex, Int],                            // set_robust_list
         293 => &[Hex, Hex],                            // pipe2
         302 => &[Int, Int, Hex, Hex],                  // prlimit64
@@ -208,6 +294,11 @@ pub unsafe fn describe(line: &mut Line, call: &Syscall) {
             Str => unsafe { line.cstr(v as u64) },
             DirFd if v as i32 == libc::AT_FDCWD => line.push(b"AT_FDCWD"),
             DirFd => line.int(v),
+            OpenFlags => open_flags(line, v as u64),
+            Prot => flags(line, v as u64, PROT, "PROT_NONE"),
+            MapFlags => flags(line, v as u64, MAP_FLAGS, "0"),
+            Mode => flags(line, v as u64, ACCESS_MODE, "F_OK"),
+            Fd => line.int(i64::from(v as i32)),
         }
     }
     line.push(b")");
@@ -389,7 +480,7 @@ mod tests {
         result(&mut l, -2);
         assert_eq!(
             std::str::from_utf8(l.bytes()).unwrap(),
-            "openat(AT_FDCWD, \"/etc/passwd\", 0x80000, 0x0) = -1 ENOENT (No such file or directory)\n"
+            "openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY|O_CLOEXEC, 0x0) = -1 ENOENT (No such file or directory)\n"
         );
         let mut l = Line::default();
         // SAFETY: no string argument.
