@@ -98,14 +98,21 @@ fn find_descriptor_fields(main_tp: u64) {
     if let [off] = found[..] {
         TID_OFF.store(off, Ordering::Relaxed);
     }
-    let (roff, rsize) = (lookup(c"__rseq_offset"), lookup(c"__rseq_size"));
-    if roff != 0 && rsize != 0 {
-        // SAFETY: glibc's exported variables (ptrdiff_t and unsigned int).
-        let (roff, rsize) = unsafe { (*(roff as *const i64), *(rsize as *const u32)) };
-        if rsize != 0 {
-            CPU_ID_OFF.store((roff + 4) as u64, Ordering::Relaxed);
-        }
+    if let Some((off, _)) = rseq_area() {
+        CPU_ID_OFF.store((off + 4) as u64, Ordering::Relaxed);
     }
+}
+
+/// The launcher's libc's rseq area: its offset from the thread pointer and its size
+/// (`__rseq_offset`, `__rseq_size`), `None` when it registers none.
+fn rseq_area() -> Option<(i64, u32)> {
+    let (off, size) = (lookup(c"__rseq_offset"), lookup(c"__rseq_size"));
+    if off == 0 || size == 0 {
+        return None;
+    }
+    // SAFETY: glibc's exported variables (ptrdiff_t and unsigned int).
+    let (off, size) = unsafe { (*(off as *const i64), *(size as *const u32)) };
+    (size != 0).then_some((off, size))
 }
 
 /// Where the kernel must store a new thread's tid so that its block's descriptor has it before
@@ -361,15 +368,9 @@ fn lookup(name: &core::ffi::CStr) -> usize {
 /// per thread, and the program's libc registers its own as it would natively (else it would
 /// get EBUSY and run without).
 fn release_rseq() {
-    let (off, size) = (lookup(c"__rseq_offset"), lookup(c"__rseq_size"));
-    if off == 0 || size == 0 {
+    let Some((off, size)) = rseq_area() else {
         return;
-    }
-    // SAFETY: glibc's exported variables (ptrdiff_t and unsigned int).
-    let (off, size) = unsafe { (*(off as *const i64), *(size as *const u32)) };
-    if size == 0 {
-        return;
-    }
+    };
     const RSEQ_FLAG_UNREGISTER: i64 = 1;
     const RSEQ_SIG: i64 = 0x5305_3053;
     let area = arch::fs_base() as i64 + off;
