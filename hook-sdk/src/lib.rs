@@ -1,35 +1,65 @@
 //! Write zpoline hook libraries in Rust.
 //!
-//! A hook library is a `cdylib` that `libzpoline.so` loads (from `LIBZPHOOK`) into its own
-//! link-map namespace, so the hook may use the standard library freely: its own libc is never
-//! rewritten. Implement [`Hook`] (whose default passes every call through) and export it with
-//! [`zpoline_hook!`]:
+//! A hook library is a `cdylib` that `libzpoline.so` loads (from `LIBZPHOOK`, or
+//! `zpoline run --hook LIB`) into its own link-map namespace, so the hook may use the standard
+//! library freely: its own libc is never rewritten, and its own system calls go straight to the
+//! kernel. Implement [`Hook`] (whose every method has a default that passes the call through)
+//! and export it with [`zpoline_hook!`]:
 //!
 //! ```no_run
-//! use hook_sdk::{Hook, Next, Syscall};
+//! use hook_sdk::{Action, Errno, Hook, Syscall, View};
 //!
-//! struct DenyUnlink;
+//! /// Nothing named `*passwd` may be deleted.
+//! struct KeepPasswd;
 //!
-//! impl Hook for DenyUnlink {
-//!     fn syscall(&self, call: Syscall, next: Next) -> i64 {
-//!         if call.name() == Some("unlinkat") {
-//!             return -(libc::EPERM as i64);
+//! impl Hook for KeepPasswd {
+//!     fn before(&self, call: &mut Syscall) -> Action {
+//!         let path = match call.view() {
+//!             View::Unlink(u) => u.path,
+//!             View::Unlinkat(u) => u.path,
+//!             _ => return Action::Continue,
+//!         };
+//!         let mut buf = [0u8; 4096];
+//!         match path.read(&mut buf) {
+//!             Some(p) if p.ends_with(b"passwd") => Action::fail(Errno::EPERM),
+//!             _ => Action::Continue,
 //!         }
-//!         next.call(call)
 //!     }
 //! }
 //!
-//! hook_sdk::zpoline_hook!(DenyUnlink);
+//! hook_sdk::zpoline_hook!(KeepPasswd);
 //! # fn main() {}
 //! ```
+//!
+//! * [`Hook::before`] may change a call's arguments or answer it without the kernel
+//!   ([`Action::Return`], [`Action::fail`]); [`Hook::after`] may change its result;
+//!   [`Hook::syscall`] gives full control (the defaults of the other two run from it).
+//! * [`View`] decodes the common calls into structs with named, typed fields
+//!   ([`args`]: [`args::Fd`], [`args::CStr`], [`args::OFlags`], [`args::Signal`], ...), which
+//!   print like strace and encode back with `to_syscall`.
+//! * [`mem`] reads the program's memory without trusting its pointers; [`raw`] makes system
+//!   calls that bypass the hook; [`Errno`] and [`Sysno`] (from the `syscalls` crate) name
+//!   errors and calls.
+//! * Per-thread state: `thread_local!` works in a hook (each program thread has its own
+//!   copy, under `LD_PRELOAD` and under the launcher alike); see [`Hook`].
+//! * A panic in a hook never unwinds into the program: it is printed and the process aborts.
 //!
 //! The exported `__hook_init` follows the zpoline ABI, so the same library also works with the
 //! original C zpoline.
 
 use core::ffi::c_void;
+use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 pub use libc;
+pub use syscalls::{Errno, Sysno};
+
+pub mod args;
+pub mod mem;
+pub mod raw;
+mod view;
+
+pub use view::*;
 
 /// The zpoline hook signature: `long f(long nr, long a1, …, long a6)`.
 pub type SyscallFn = unsafe extern "C" fn(i64, i64, i64, i64, i64, i64, i64) -> i64;
@@ -44,6 +74,20 @@ pub struct Syscall {
 }
 
 impl Syscall {
+    /// A call of `nr` with the first `args` (the rest 0).
+    ///
+    /// ```
+    /// let c = hook_sdk::Syscall::new(hook_sdk::libc::SYS_close, &[3]);
+    /// assert_eq!(c.args, [3, 0, 0, 0, 0, 0]);
+    /// ```
+    pub fn new(nr: i64, args: &[i64]) -> Syscall {
+        let mut a = [0i64; 6];
+        for (d, s) in a.iter_mut().zip(args) {
+            *d = *s;
+        }
+        Syscall { nr, args: a }
+    }
+
     /// The system call's name, if the number is a known x86-64 system call.
     ///
     /// ```
@@ -53,6 +97,58 @@ impl Syscall {
     /// ```
     pub fn name(&self) -> Option<&'static str> {
         syscall_name(self.nr)
+    }
+
+    /// The call's [`Sysno`], if the number is a known x86-64 system call.
+    ///
+    /// ```
+    /// use hook_sdk::{Sysno, Syscall};
+    /// assert_eq!(Syscall::new(0, &[]).sysno(), Some(Sysno::read));
+    /// assert_eq!(Syscall::new(-1, &[]).sysno(), None);
+    /// ```
+    pub fn sysno(&self) -> Option<Sysno> {
+        let n = u32::try_from(self.nr).ok()?;
+        Sysno::new(n as usize)
+    }
+
+    /// The call decoded: a typed view for the common calls, [`View::Other`] for the rest.
+    ///
+    /// ```
+    /// use hook_sdk::{Syscall, View, args::Fd};
+    /// let v = Syscall::new(hook_sdk::libc::SYS_close, &[7]).view();
+    /// assert_eq!(v, View::Close(hook_sdk::Close { fd: Fd(7) }));
+    /// assert_eq!(v.to_string(), "close(7)");
+    /// ```
+    pub fn view(&self) -> View {
+        View::of(self)
+    }
+}
+
+/// Prints the call by its name with its arguments in hexadecimal, trailing zeros left out
+/// (`getpid()`, `ioctl(0x1, 0x5401, 0x7ffc12345678)`); [`View`] prints the common calls with
+/// decoded arguments.
+///
+/// ```
+/// let c = hook_sdk::Syscall::new(16, &[1, 0x5401, 0x7ffc0000]);
+/// assert_eq!(c.to_string(), "ioctl(0x1, 0x5401, 0x7ffc0000)");
+/// assert_eq!(hook_sdk::Syscall::new(39, &[]).to_string(), "getpid()");
+/// assert_eq!(hook_sdk::Syscall::new(999, &[]).to_string(), "syscall_999()");
+/// ```
+impl fmt::Display for Syscall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n)?,
+            None => write!(f, "syscall_{}", self.nr)?,
+        }
+        let n = self.args.iter().rposition(|&a| a != 0).map_or(0, |i| i + 1);
+        f.write_str("(")?;
+        for (i, a) in self.args[..n].iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{a:#x}")?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -64,7 +160,33 @@ impl Syscall {
 /// ```
 pub fn syscall_name(nr: i64) -> Option<&'static str> {
     let n = u32::try_from(nr).ok()?;
-    syscalls::Sysno::new(n as usize).map(|s| s.name())
+    Sysno::new(n as usize).map(|s| s.name())
+}
+
+/// The number of the system call named `name` (`"openat"`), if there is one on x86-64.
+///
+/// ```
+/// assert_eq!(hook_sdk::syscall_number("openat"), Some(257));
+/// assert_eq!(hook_sdk::syscall_number("nosuchcall"), None);
+/// ```
+pub fn syscall_number(name: &str) -> Option<i64> {
+    name.parse::<Sysno>().ok().map(|s| s.id() as i64)
+}
+
+/// A system call's result as a `Result`: `Err` for the kernel's error range (-4095 to -1).
+///
+/// ```
+/// use hook_sdk::{Errno, result};
+/// assert_eq!(result(3), Ok(3));
+/// assert_eq!(result(-2), Err(Errno::ENOENT));
+/// assert_eq!(result(-2).unwrap_err().name(), Some("ENOENT"));
+/// ```
+pub fn result(r: i64) -> Result<i64, Errno> {
+    if (-4095..0).contains(&r) {
+        Err(Errno::new(-r as i32))
+    } else {
+        Ok(r)
+    }
 }
 
 /// The rest of the chain: calling it performs the system call (or the next hook's work).
@@ -72,7 +194,8 @@ pub fn syscall_name(nr: i64) -> Option<&'static str> {
 pub struct Next(SyscallFn);
 
 impl Next {
-    /// Performs `call` and returns the kernel's result (`-errno` on failure).
+    /// Performs `call` as the kernel would at the program's site and returns the result
+    /// (`-errno` on failure).
     pub fn call(self, call: Syscall) -> i64 {
         let a = call.args;
         // SAFETY: the runtime's next function takes any number and arguments; what the kernel
@@ -81,17 +204,138 @@ impl Next {
     }
 }
 
-/// A system call hook. The default implementation passes every call through unchanged.
+/// The program's file, absolute (what `/proc/self/exe` names for the program, also under the
+/// launcher, where the kernel's answer would be the launcher), read once per process image.
+/// `None` before the hook is installed or when the link cannot be read.
+pub fn exe() -> Option<&'static [u8]> {
+    static EXE: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let next = __private::next()?;
+        let mut buf = [0u8; 4096];
+        // The runtime's readlink answers with the program's path under the launcher.
+        let r = next.call(Syscall::new(
+            libc::SYS_readlink,
+            &[
+                c"/proc/self/exe".as_ptr() as i64,
+                buf.as_mut_ptr() as i64,
+                buf.len() as i64,
+            ],
+        ));
+        (r > 0).then(|| buf[..r as usize].to_vec())
+    })
+    .as_deref()
+}
+
+/// What [`Hook::before`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Make the call (with the arguments as `before` left them).
+    Continue,
+    /// Do not make the call: this is its result (`-errno` for an error).
+    Return(i64),
+}
+
+impl Action {
+    /// Do not make the call: it fails with `errno`.
+    ///
+    /// ```
+    /// use hook_sdk::{Action, Errno};
+    /// assert_eq!(Action::fail(Errno::EPERM), Action::Return(-1));
+    /// ```
+    pub fn fail(errno: Errno) -> Action {
+        Action::Return(-(errno.into_raw() as i64))
+    }
+}
+
+/// A system call hook. Every method has a default that passes the call through: override
+/// what you need.
+///
+/// The methods run on the program's thread, inside its system call. Per-thread state is a
+/// `thread_local!` of the hook library:
+///
+/// ```
+/// use std::cell::Cell;
+/// use hook_sdk::{Hook, Syscall};
+///
+/// thread_local! {
+///     static CALLS: Cell<u64> = const { Cell::new(0) };
+/// }
+///
+/// struct PerThread;
+/// impl Hook for PerThread {
+///     fn after(&self, _call: &Syscall, result: i64) -> i64 {
+///         CALLS.with(|c| c.set(c.get() + 1));
+///         result
+///     }
+/// }
+/// # assert_eq!(PerThread.after(&Syscall::new(39, &[]), 7), 7);
+/// # assert_eq!(CALLS.with(Cell::get), 1);
+/// ```
 pub trait Hook: Sync + 'static {
-    /// Called once when the library is loaded, before any system call reaches [`Hook::syscall`].
+    /// Called once when the library is loaded, before any system call reaches the hook.
     /// Return an error message to stop the program (the runtime prints it and exits).
     fn init(&self) -> Result<(), String> {
         Ok(())
     }
 
-    /// Called for every system call of the application. `next.call(call)` performs it.
+    /// Called for every system call of the program. The default runs [`Hook::before`], makes
+    /// the call with `next` unless `before` answered it, and returns what [`Hook::after`]
+    /// makes of the result.
+    ///
+    /// Calls that do not return (`exit`, `exit_group`, a successful `execve`) never reach
+    /// `after`; a thread made by `clone` with a new stack starts in the program, not here;
+    /// the child of `fork` (or `clone` without a new stack) returns here with result 0.
     fn syscall(&self, call: Syscall, next: Next) -> i64 {
-        next.call(call)
+        let mut call = call;
+        match self.before(&mut call) {
+            Action::Return(r) => r,
+            Action::Continue => {
+                let r = next.call(call);
+                self.after(&call, r)
+            }
+        }
+    }
+
+    /// Called before the call is made: change `call` to change what is made, or answer it
+    /// without the kernel.
+    ///
+    /// ```
+    /// use hook_sdk::{Action, Errno, Hook, Syscall, View};
+    ///
+    /// struct NoKill;
+    /// impl Hook for NoKill {
+    ///     fn before(&self, call: &mut Syscall) -> Action {
+    ///         match call.view() {
+    ///             View::Kill(k) if k.pid != hook_sdk::raw::getpid() => Action::fail(Errno::EPERM),
+    ///             _ => Action::Continue,
+    ///         }
+    ///     }
+    /// }
+    /// let mut c = Syscall::new(hook_sdk::libc::SYS_kill, &[1, 9]);
+    /// assert_eq!(NoKill.before(&mut c), Action::Return(-1));
+    /// ```
+    fn before(&self, call: &mut Syscall) -> Action {
+        let _ = call;
+        Action::Continue
+    }
+
+    /// Called with the call (as made) and its result; returns the result the program sees.
+    ///
+    /// ```
+    /// use hook_sdk::{Hook, Syscall, libc};
+    ///
+    /// /// Every process is pid 1, as far as it can tell.
+    /// struct Pid1;
+    /// impl Hook for Pid1 {
+    ///     fn after(&self, call: &Syscall, result: i64) -> i64 {
+    ///         if call.nr == libc::SYS_getpid { 1 } else { result }
+    ///     }
+    /// }
+    /// assert_eq!(Pid1.after(&Syscall::new(libc::SYS_getpid, &[]), 4242), 1);
+    /// ```
+    fn after(&self, call: &Syscall, result: i64) -> i64 {
+        let _ = call;
+        result
     }
 }
 
@@ -109,18 +353,35 @@ pub mod __private {
         if slot.is_null() {
             return -1;
         }
+        let slot = slot as *mut usize;
+        // SAFETY: the runtime's slot holds a function pointer of the zpoline signature.
+        NEXT.store(unsafe { slot.read() }, Ordering::SeqCst);
+        // A panic is reported as the hook's, then the process aborts (with `panic = "abort"`
+        // the default hook's message is all there is; with unwinding, dispatch stops it).
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = raw::write_all(
+                2,
+                b"zpoline hook: the hook panicked; aborting the program\n",
+            );
+            previous(info);
+        }));
         if let Err(msg) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.init()))
             .unwrap_or_else(|_| Err("panic in Hook::init".into()))
         {
             eprintln!("zpoline hook: {msg}");
             return -1;
         }
-        let slot = slot as *mut usize;
-        // SAFETY: the runtime's slot holds a function pointer of the zpoline signature.
-        NEXT.store(unsafe { slot.read() }, Ordering::SeqCst);
         // SAFETY: as above; the runtime reads the slot on every system call.
         unsafe { slot.write(entry as usize) };
         0
+    }
+
+    /// The runtime's next function, once the hook is installed.
+    pub fn next() -> Option<Next> {
+        let raw = NEXT.load(Ordering::Relaxed);
+        // SAFETY: a non-zero value was read from the runtime's slot: a zpoline function.
+        (raw != 0).then(|| Next(unsafe { core::mem::transmute::<usize, SyscallFn>(raw) }))
     }
 
     /// Runs the hook for one call; a panic never unwinds into the application.
@@ -132,12 +393,8 @@ pub mod __private {
             hook.syscall(Syscall { nr, args: a }, next)
         })) {
             Ok(r) => r,
-            Err(_) => {
-                let msg = b"zpoline hook: the hook panicked; aborting\n";
-                // SAFETY: write(2) on stderr with a valid buffer.
-                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-                std::process::abort()
-            }
+            // The panic hook set by init has reported it.
+            Err(_) => std::process::abort(),
         }
     }
 }
