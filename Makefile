@@ -37,6 +37,7 @@ all: build
 
 build:
 	$(CARGO) build --release --workspace $(CARGOFLAGS)
+	$(CARGO) build --release -p hook-sdk --examples $(CARGOFLAGS)
 
 # Needs vm.mmap_min_addr=0: sets it as root, explains how otherwise.
 mmap-min-addr:
@@ -49,6 +50,7 @@ run: build mmap-min-addr
 # for cdylib-only packages: build the workspace first.
 test: mmap-min-addr
 	$(CARGO) build --release --workspace $(CARGOFLAGS)
+	$(CARGO) build --release -p hook-sdk --examples $(CARGOFLAGS)
 	@$(CURDIR)/scripts/test-summary.sh $(CARGO) test --release --workspace --no-fail-fast $(CARGOFLAGS)
 
 bench: build mmap-min-addr

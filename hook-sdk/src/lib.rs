@@ -345,6 +345,28 @@ pub mod __private {
 
     static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+    /// Makes the hook library's thread-local storage static (`DF_STATIC_TLS`): one
+    /// initial-exec reference to a TLS word of the library. The dynamic loader then places the
+    /// library's whole TLS block in each thread's static TLS area, set up when the thread is
+    /// created. Without it, a thread's first use of a `thread_local!` of the hook would allocate
+    /// the block with the program's `malloc`, from inside the program's system call (perhaps
+    /// one `malloc` itself makes), whose own system calls would come back to the hook: a
+    /// recursion that overflows the stack.
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __static_tls_marker {
+        () => {
+            ::core::arch::global_asm! {
+                ".pushsection .tbss,\"awT\",@nobits",
+                ".p2align 3",
+                "__zpoline_hook_static_tls:",
+                ".zero 8",
+                ".popsection",
+            }
+        };
+    }
+    pub use __static_tls_marker as static_tls_marker;
+
     /// The `__hook_init` body: reads the runtime's next function and installs `entry`.
     ///
     /// # Safety
@@ -406,6 +428,8 @@ macro_rules! zpoline_hook {
     ($hook:expr) => {
         static __ZPOLINE_HOOK: &(dyn $crate::Hook) = &$hook;
 
+        $crate::__private::static_tls_marker!();
+
         unsafe extern "C" fn __zpoline_entry(
             nr: i64,
             a1: i64,
@@ -427,6 +451,18 @@ macro_rules! zpoline_hook {
             _placeholder: i64,
             sys_call_hook_ptr: *mut ::core::ffi::c_void,
         ) -> i32 {
+            // The initial-exec reference that makes the library's TLS static (see
+            // `__private::static_tls_marker`).
+            let _offset: u64;
+            // SAFETY: loads a constant (the TLS offset of the word above) from the GOT; reads
+            // no other memory, writes none.
+            unsafe {
+                ::core::arch::asm!(
+                    "mov __zpoline_hook_static_tls@GOTTPOFF(%rip), {o}",
+                    o = out(reg) _offset,
+                    options(att_syntax, nostack, readonly, preserves_flags),
+                );
+            }
             // SAFETY: forwarded from the runtime.
             unsafe { $crate::__private::init(sys_call_hook_ptr, __zpoline_entry, __ZPOLINE_HOOK) }
         }

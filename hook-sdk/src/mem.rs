@@ -62,6 +62,44 @@ pub fn read(addr: u64, buf: &mut [u8]) -> Option<usize> {
     (done > 0).then_some(done)
 }
 
+/// Copies `bytes` into the program's memory at `addr` (with `process_vm_writev`: unmapped or
+/// read-only memory gives an error, not a crash); returns how many bytes were written.
+///
+/// ```
+/// let mut target = [0u8; 4];
+/// assert_eq!(hook_sdk::mem::write(target.as_mut_ptr() as u64, b"abcd"), Some(4));
+/// assert_eq!(&target, b"abcd");
+/// assert_eq!(hook_sdk::mem::write(0, b"x"), None);
+/// ```
+pub fn write(addr: u64, bytes: &[u8]) -> Option<usize> {
+    if bytes.is_empty() {
+        return Some(0);
+    }
+    let local = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    // SAFETY: `local` is our readable buffer; the kernel checks `remote` (EFAULT).
+    let r = unsafe {
+        raw::syscall(
+            libc::SYS_process_vm_writev,
+            [
+                raw::getpid() as i64,
+                &local as *const libc::iovec as i64,
+                1,
+                &remote as *const libc::iovec as i64,
+                1,
+                0,
+            ],
+        )
+    };
+    (r > 0).then_some(r as usize)
+}
+
 /// Reads a value of type `T` from the program's address `addr`, if all of it is readable.
 ///
 /// ```
