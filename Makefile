@@ -73,6 +73,7 @@ install-files:
 	install -m 0755 $(RELEASE_DIR)/libzphook_basic.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so
 	install -m 0755 $(RELEASE_DIR)/libzphook_count.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_count.so
 	install -m 0755 $(RELEASE_DIR)/libzphook_trace.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_trace.so
+	install -m 0755 $(RELEASE_DIR)/libzphook_rules.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_rules.so
 	install -m 0755 $(RELEASE_DIR)/zpoline $(DESTDIR)$(BINDIR)/zpoline
 	install -m 0644 hook-sdk/include/zpoline.h $(DESTDIR)$(INCLUDEDIR)/zpoline.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
@@ -82,7 +83,8 @@ install-files:
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/zpoline/libzpoline.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_basic.so \
-		$(DESTDIR)$(LIBDIR)/zpoline/libzphook_count.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_trace.so
+		$(DESTDIR)$(LIBDIR)/zpoline/libzphook_count.so $(DESTDIR)$(LIBDIR)/zpoline/libzphook_trace.so \
+		$(DESTDIR)$(LIBDIR)/zpoline/libzphook_rules.so
 	-rmdir $(DESTDIR)$(LIBDIR)/zpoline
 	rm -f $(DESTDIR)$(BINDIR)/zpoline $(DESTDIR)$(INCLUDEDIR)/zpoline.h $(DESTDIR)$(PKGCONFIGDIR)/zpoline.pc
 

@@ -25,12 +25,38 @@ pub struct ArgInfo {
     pub name: &'static str,
     /// What it holds.
     pub kind: ArgKind,
+    /// How many low bits of the register the kernel reads (32 for an `int`).
+    pub bits: u8,
+    /// Whether the value is signed (a descriptor, a pid) or not (a mode, a count).
+    pub signed: bool,
+}
+
+impl ArgInfo {
+    /// The argument's value as the kernel sees it: the register cut to [`ArgInfo::bits`] and
+    /// sign- or zero-extended.
+    ///
+    /// ```
+    /// use hook_sdk::{View, libc};
+    /// let dirfd = View::args_of(libc::SYS_openat).unwrap()[0];
+    /// assert_eq!(dirfd.value(0xffff_ff9c), -100); // AT_FDCWD passed as a 32-bit int
+    /// ```
+    pub fn value(&self, raw: i64) -> i64 {
+        match (self.bits, self.signed) {
+            (32, true) => raw as i32 as i64,
+            (32, false) => raw as u32 as i64,
+            _ => raw,
+        }
+    }
 }
 
 /// A system call argument: built from a register value, and back.
 pub trait Arg: Copy + fmt::Display {
     /// What the argument holds.
     const KIND: ArgKind;
+    /// How many low bits of the register the kernel reads.
+    const BITS: u8 = 64;
+    /// Whether the value is signed.
+    const SIGNED: bool = false;
     /// The argument seen in a register.
     fn from_raw(raw: i64) -> Self;
     /// The register value.
@@ -41,6 +67,8 @@ macro_rules! int_arg {
     ($($t:ty),*) => { $(
         impl Arg for $t {
             const KIND: ArgKind = ArgKind::Int;
+            const BITS: u8 = <$t>::BITS as u8;
+            const SIGNED: bool = <$t>::MIN != 0;
             fn from_raw(raw: i64) -> Self {
                 // The kernel reads an int argument from the low bits of the register.
                 raw as $t
@@ -70,6 +98,8 @@ impl Fd {
 
 impl Arg for Fd {
     const KIND: ArgKind = ArgKind::Int;
+    const BITS: u8 = 32;
+    const SIGNED: bool = true;
     fn from_raw(raw: i64) -> Self {
         Fd(raw as i32)
     }
@@ -370,6 +400,8 @@ macro_rules! flag_type {
 
         impl Arg for $name {
             const KIND: ArgKind = ArgKind::Int;
+            const BITS: u8 = <$t>::BITS as u8;
+            const SIGNED: bool = <$t>::MIN != 0;
             fn from_raw(raw: i64) -> Self {
                 $name(raw as $t)
             }
@@ -622,6 +654,7 @@ pub struct Mode(pub u32);
 
 impl Arg for Mode {
     const KIND: ArgKind = ArgKind::Int;
+    const BITS: u8 = 32;
     fn from_raw(raw: i64) -> Self {
         Mode(raw as u32)
     }
@@ -703,6 +736,8 @@ impl Signal {
 
 impl Arg for Signal {
     const KIND: ArgKind = ArgKind::Int;
+    const BITS: u8 = 32;
+    const SIGNED: bool = true;
     fn from_raw(raw: i64) -> Self {
         Signal(raw as i32)
     }

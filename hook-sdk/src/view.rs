@@ -41,7 +41,12 @@ macro_rules! views {
                 pub const NR: i64 = libc::$sys;
                 /// The arguments' names and kinds, in register order.
                 pub const ARGS: &'static [ArgInfo] = &[
-                    $( ArgInfo { name: stringify!($field), kind: <$ty as Arg>::KIND }, )*
+                    $( ArgInfo {
+                        name: stringify!($field),
+                        kind: <$ty as Arg>::KIND,
+                        bits: <$ty as Arg>::BITS,
+                        signed: <$ty as Arg>::SIGNED,
+                    }, )*
                 ];
 
                 #[allow(unused_assignments, unused_mut, unused_variables)]

@@ -338,6 +338,8 @@ pub enum Mode {
     Hook(PathBuf),
     /// Through the launcher's own loader: `zpoline run [--hook <path>] -- PROGRAM ARGS`.
     Loader(Option<PathBuf>),
+    /// `zpoline run OPTIONS -- PROGRAM ARGS` (e.g. `--rules FILE`).
+    Run(Vec<OsString>),
 }
 
 impl Mode {
@@ -362,6 +364,13 @@ impl Mode {
                 "under libzpoline.so with hook {}",
                 h.file_name().unwrap_or_default().to_string_lossy()
             ),
+            Mode::Run(opts) => format!(
+                "through `zpoline run {}`",
+                opts.iter()
+                    .map(|o| o.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             Mode::Loader(None) => "through the launcher's loader".into(),
             Mode::Loader(Some(h)) => format!(
                 "through the launcher's loader with hook {}",
@@ -373,6 +382,14 @@ impl Mode {
     /// The program and arguments that run `program args` in this mode.
     pub fn invocation(&self, program: &OsStr, args: &[OsString]) -> (OsString, Vec<OsString>) {
         match self {
+            Mode::Run(opts) => {
+                let mut all: Vec<OsString> = vec!["run".into()];
+                all.extend(opts.iter().cloned());
+                all.push("--".into());
+                all.push(program.to_os_string());
+                all.extend(args.iter().cloned());
+                (release_artifact("zpoline").into_os_string(), all)
+            }
             Mode::Loader(h) => {
                 let mut all: Vec<OsString> = vec!["run".into()];
                 if let Some(h) = h {

@@ -29,7 +29,7 @@ impl HookError {
                 "hook library {path} does not export __hook_init; define `int __hook_init(long placeholder, void *sys_call_hook_ptr)` (C) or use hook_sdk::zpoline_hook! (Rust)"
             ),
             HookError::InitFailed(rc) => format!(
-                "__hook_init of hook library {path} returned {rc}; it must return 0 when the hook is ready"
+                "__hook_init of hook library {path} returned {rc}: the hook refused to start (a hook says why before this line); it returns 0 when it is ready"
             ),
         }
     }

@@ -27,7 +27,7 @@ use std::process::Command;
 
 use zpoline_launcher::loader;
 
-const USAGE: &str = "usage: zpoline run [--hook LIB | --count | --trace[=FILE]] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
+const USAGE: &str = "usage: zpoline run [--hook LIB | --count | --trace[=FILE] | --rules FILE] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,6 +40,8 @@ struct Request {
     count: bool,
     /// `--trace[=FILE]`: the tracing hook (`libzphook_trace.so`), to stderr or FILE.
     trace: Option<Option<OsString>>,
+    /// `--rules FILE`: the rules hook (`libzphook_rules.so`) with the rule file FILE.
+    rules: Option<PathBuf>,
     /// `--exec PATH`: the file to run, with `command` as its whole argv (how the runtime
     /// starts the children of a program the launcher loaded).
     exec: Option<PathBuf>,
@@ -58,6 +60,7 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
         preload: false,
         count: false,
         trace: None,
+        rules: None,
         exec: None,
         hook: None,
         audit: None,
@@ -94,6 +97,14 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
             s if s.starts_with("--trace=") => {
                 req.trace = Some(Some(OsString::from(&s["--trace=".len()..])))
             }
+            "--rules" => {
+                let v = args.get(i + 1).ok_or("--rules needs a rule file (TOML)")?;
+                req.rules = Some(PathBuf::from(v));
+                i += 1;
+            }
+            s if s.starts_with("--rules=") => {
+                req.rules = Some(PathBuf::from(&s["--rules=".len()..]))
+            }
             "--exec" => {
                 let v = args.get(i + 1).ok_or("--exec needs a file")?;
                 req.exec = Some(PathBuf::from(v));
@@ -114,9 +125,14 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
     if req.command.is_empty() {
         return Err(format!("no program to run\n{USAGE}"));
     }
-    if u8::from(req.count) + u8::from(req.trace.is_some()) + u8::from(req.hook.is_some()) > 1 {
+    if u8::from(req.count)
+        + u8::from(req.trace.is_some())
+        + u8::from(req.hook.is_some())
+        + u8::from(req.rules.is_some())
+        > 1
+    {
         return Err(format!(
-            "--hook, --count and --trace each load a hook: use one of them\n{USAGE}"
+            "--hook, --count, --trace and --rules each load a hook: use one of them\n{USAGE}"
         ));
     }
     if req.load && (req.hook.is_some() || req.audit.is_some()) {
@@ -228,6 +244,29 @@ fn run(mut req: Request) -> Result<(), Fail> {
             // SAFETY: no other thread runs yet; the hook reads it at its start.
             unsafe { std::env::set_var("ZPOLINE_TRACE_FILE", abs) };
         }
+    }
+    if let Some(file) = req.rules.take() {
+        let rules = runtime.with_file_name("libzphook_rules.so");
+        if !rules.is_file() {
+            return Err(Fail::from(format!(
+                "--rules: {} does not exist; build it (make) or install it (make install)",
+                rules.display()
+            )));
+        }
+        // Read now: a missing or unreadable file is reported before anything starts (the
+        // hook checks the rules themselves, also before the program's first instruction).
+        if let Err(e) = std::fs::File::open(&file) {
+            return Err(Fail::from(format!(
+                "--rules: cannot read {}: {e}; give the path of a TOML file of [[rule]] tables",
+                file.display()
+            )));
+        }
+        let abs = std::env::current_dir()
+            .map(|d| d.join(&file))
+            .unwrap_or_else(|_| file.clone());
+        // SAFETY: no other thread runs yet; the hook reads it at its start.
+        unsafe { std::env::set_var("ZPOLINE_RULES", abs) };
+        req.hook = Some(rules);
     }
     if let Some(h) = req.hook.as_ref().filter(|h| !h.is_file()) {
         {

@@ -1,0 +1,326 @@
+//! syscalltrack-style control for zpoline: a TOML file of `[[rule]]` tables says which system
+//! calls to log, refuse, answer, or stop or kill the process for ("which process did that?").
+//!
+//! ```toml
+//! [[rule]]
+//! name = "keep passwd"
+//! syscalls = ["unlink", "unlinkat", "rename", "renameat", "renameat2"]
+//! when = 'path ~ "*passwd" || newpath ~ "*passwd"'
+//! action = "fail"
+//! errno = "EPERM"
+//! ```
+//!
+//! `zpoline run --rules FILE -- CMD`, or `LIBZPHOOK=libzphook_rules.so ZPOLINE_RULES=FILE`. The
+//! file is read and checked when the hook loads, before the program's first instruction; a
+//! mistake stops the program with `FILE:LINE:COLUMN: what was expected`. The language of
+//! `when` is in [`expr`], the rule keys in [`rules`] and Documentation/rules.md.
+//!
+//! On the hook path (every system call) nothing is allocated and no lock is taken: the rules
+//! of each system call number are found by index, strings (paths, `comm`, `exe`, the decoded
+//! call) are read into stack buffers only when a rule uses them, and log lines are rendered
+//! into a fixed buffer and written with one `write`.
+
+pub mod consts;
+pub mod expr;
+pub mod format;
+pub mod rules;
+
+use std::cell::{Cell, OnceCell, UnsafeCell};
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use hook_sdk::args::CStr;
+use hook_sdk::{Hook, Next, Syscall, View, libc, raw};
+
+use format::Buf;
+use rules::{Action, RuleSet, var};
+
+/// The rules of this process (read once, when the hook loads).
+static RULES: OnceLock<RuleSet> = OnceLock::new();
+/// Where log lines go: a descriptor kept from start-up (programs close their stderr).
+static LOG_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// How many strings one evaluation may read (paths, names): each in its own buffer.
+const STR_SLOTS: usize = 4;
+
+/// The values of one call, read lazily: the [`expr::Env`] of the rules.
+pub struct CallEnv<'a> {
+    call: &'a Syscall,
+    ret: Option<i64>,
+    set: &'a RuleSet,
+    rule: Cell<usize>,
+    exe: OnceCell<Option<&'static [u8]>>,
+    comm: OnceCell<([u8; 16], usize)>,
+    slots: [OnceCell<(u16, Option<usize>)>; STR_SLOTS],
+    bufs: [UnsafeCell<[u8; CStr::MAX]>; STR_SLOTS],
+}
+
+impl<'a> CallEnv<'a> {
+    /// The values of `call` (and its result, after it).
+    pub fn new(call: &'a Syscall, ret: Option<i64>, set: &'a RuleSet) -> Self {
+        CallEnv {
+            call,
+            ret,
+            set,
+            rule: Cell::new(0),
+            exe: OnceCell::new(),
+            comm: OnceCell::new(),
+            slots: Default::default(),
+            bufs: [const { UnsafeCell::new([0; CStr::MAX]) }; STR_SLOTS],
+        }
+    }
+
+    /// A string computed once per evaluation into a slot's buffer (`fill` writes the buffer
+    /// and returns the length, or `None` when there is no value).
+    fn slot_str(
+        &self,
+        id: u16,
+        fill: impl FnOnce(&mut [u8; CStr::MAX]) -> Option<usize>,
+    ) -> Option<&[u8]> {
+        for (i, slot) in self.slots.iter().enumerate() {
+            if let Some(&(sid, len)) = slot.get() {
+                if sid == id {
+                    // SAFETY: a filled slot's buffer is never written again.
+                    return len.map(|n| unsafe { &(&*self.bufs[i].get())[..n] });
+                }
+                continue;
+            }
+            // SAFETY: this slot is empty: nothing borrows its buffer; it is filled only here,
+            // once (OnceCell), and never written after.
+            let len = fill(unsafe { &mut *self.bufs[i].get() });
+            let _ = slot.set((id, len));
+            // SAFETY: as above.
+            return len.map(|n| unsafe { &(&*self.bufs[i].get())[..n] });
+        }
+        None
+    }
+
+    /// The named argument `id` of this call: its position and kind.
+    fn named(&self, id: u16) -> Option<(usize, hook_sdk::args::ArgInfo)> {
+        let name = *self.set.arg_names.get(usize::from(id - var::NAMED))?;
+        let args = View::args_of(self.call.nr)?;
+        let pos = args.iter().position(|a| a.name == name)?;
+        Some((pos, args[pos]))
+    }
+}
+
+/// `fmt::Write` into a fixed buffer, cut at its end.
+struct Cursor<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl std::fmt::Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+impl expr::Env for CallEnv<'_> {
+    fn int(&self, id: u16) -> Option<i64> {
+        let c = self.call;
+        Some(match id {
+            var::NR => c.nr,
+            i if (var::ARG0..var::ARG0 + 6).contains(&i) => c.args[usize::from(i - var::ARG0)],
+            var::PID => i64::from(raw::getpid()),
+            var::PPID => i64::from(raw::getppid()),
+            var::TID => i64::from(raw::gettid()),
+            var::UID => i64::from(raw::getuid()),
+            var::RET => self.ret?,
+            i if i >= var::NAMED => {
+                let (pos, info) = self.named(i)?;
+                info.value(c.args[pos])
+            }
+            _ => return None,
+        })
+    }
+
+    fn str(&self, id: u16) -> Option<&[u8]> {
+        match id {
+            var::SYSCALL => hook_sdk::syscall_name(self.call.nr).map(str::as_bytes),
+            var::COMM => {
+                let (buf, n) = self.comm.get_or_init(|| {
+                    let mut b = [0u8; 16];
+                    let n = raw::thread_name(&mut b).len();
+                    (b, n)
+                });
+                Some(&buf[..*n])
+            }
+            var::EXE => *self.exe.get_or_init(hook_sdk::exe),
+            var::ERR => {
+                let r = self.ret?;
+                hook_sdk::result(r).err()?.name().map(str::as_bytes)
+            }
+            var::RULE => self
+                .set
+                .rules
+                .get(self.rule.get())
+                .map(|r| r.name.as_bytes()),
+            var::CALL => self.slot_str(id, |buf| {
+                let mut w = Cursor { buf, len: 0 };
+                let _ = write!(w, "{}", self.call.view());
+                Some(w.len)
+            }),
+            i if i >= var::NAMED => {
+                let (pos, info) = self.named(i)?;
+                if info.kind != hook_sdk::args::ArgKind::Str {
+                    return None;
+                }
+                let p = CStr(self.call.args[pos] as u64);
+                self.slot_str(id, |buf| p.read(buf).map(<[u8]>::len))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Writes a rendered line (with its newline) to the log, in one `write`.
+fn log_line(line: &mut Buf) {
+    line.push(b"\n");
+    let fd = LOG_FD.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let _ = raw::write_all(fd, line.as_bytes());
+    }
+}
+
+/// Runs the rules of one phase; returns the result to give the program instead of the call's
+/// (before: without making it), if a rule decided one.
+fn run(set: &RuleSet, ids: &[u16], env: &CallEnv<'_>, after: Option<i64>) -> Option<i64> {
+    let mut decided = None;
+    for &i in ids {
+        let rule = &set.rules[usize::from(i)];
+        if !rule.when.as_ref().is_none_or(|w| w.eval(env)) {
+            continue;
+        }
+        env.rule.set(usize::from(i));
+        let log = |quiet: bool| {
+            if !quiet {
+                let mut line = Buf::new();
+                rule.format.render(env, &mut line);
+                log_line(&mut line);
+            }
+        };
+        match rule.action {
+            Action::Log => log(false),
+            Action::Fail(errno) => {
+                log(rule.quiet);
+                decided.get_or_insert(-i64::from(errno));
+            }
+            Action::Return(v) => {
+                log(rule.quiet);
+                decided.get_or_insert(v);
+            }
+            Action::Kill(sig) => {
+                log(rule.quiet);
+                // SAFETY: kill(2) of this process.
+                unsafe {
+                    raw::syscall(
+                        libc::SYS_kill,
+                        [i64::from(raw::getpid()), i64::from(sig), 0, 0, 0, 0],
+                    )
+                };
+                // Surviving the signal (a handler): the call is refused (before) or its result
+                // kept (after).
+                decided.get_or_insert(after.unwrap_or(-i64::from(libc::EPERM)));
+            }
+            Action::Suspend => {
+                log(rule.quiet);
+                // SAFETY: kill(2) of this process; it stops here until SIGCONT.
+                unsafe {
+                    raw::syscall(
+                        libc::SYS_kill,
+                        [
+                            i64::from(raw::getpid()),
+                            i64::from(libc::SIGSTOP),
+                            0,
+                            0,
+                            0,
+                            0,
+                        ],
+                    )
+                };
+            }
+        }
+        if decided.is_some() {
+            // The first rule that decides wins; later rules are not looked at.
+            break;
+        }
+    }
+    decided
+}
+
+/// The hook: rules from `ZPOLINE_RULES`.
+pub struct Rules;
+
+impl Hook for Rules {
+    fn init(&self) -> Result<(), String> {
+        let path = std::env::var("ZPOLINE_RULES").map_err(|_| {
+            "the rules hook needs ZPOLINE_RULES=FILE (a TOML file of [[rule]] tables); zpoline run --rules FILE sets it".to_string()
+        })?;
+        let set = rules::load(&path)?;
+        let fd = match &set.log_file {
+            Some(f) => {
+                let c = std::ffi::CString::new(f.as_str())
+                    .map_err(|_| format!("{path}: log_file has a NUL byte"))?;
+                // SAFETY: a valid C string.
+                let fd = unsafe {
+                    libc::open(
+                        c.as_ptr(),
+                        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+                        0o644,
+                    )
+                };
+                if fd < 0 {
+                    return Err(format!(
+                        "{path}: cannot open log_file {f}: {}; give a writable path",
+                        std::io::Error::last_os_error()
+                    ));
+                }
+                fd
+            }
+            // SAFETY: fcntl on the inherited stderr.
+            None => unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 1000) },
+        };
+        // Out of the program's way: a high descriptor, close-on-exec (the hook of the next
+        // program image opens its own).
+        // SAFETY: fcntl on our own descriptor.
+        let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 1000) };
+        if high >= 0 && high != fd {
+            // SAFETY: our own descriptor.
+            unsafe { libc::close(fd) };
+            LOG_FD.store(high, Ordering::Relaxed);
+        } else {
+            LOG_FD.store(fd, Ordering::Relaxed);
+        }
+        let _ = RULES.set(set);
+        Ok(())
+    }
+
+    fn syscall(&self, call: Syscall, next: Next) -> i64 {
+        let Some(set) = RULES.get() else {
+            return next.call(call);
+        };
+        let (before, after) = (set.before(call.nr), set.after(call.nr));
+        if before.is_empty() && after.is_empty() {
+            return next.call(call);
+        }
+        if !before.is_empty() {
+            let env = CallEnv::new(&call, None, set);
+            if let Some(r) = run(set, before, &env, None) {
+                return r;
+            }
+        }
+        let r = next.call(call);
+        if after.is_empty() {
+            return r;
+        }
+        let env = CallEnv::new(&call, Some(r), set);
+        run(set, after, &env, Some(r)).unwrap_or(r)
+    }
+}
+
+hook_sdk::zpoline_hook!(Rules);

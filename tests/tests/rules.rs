@@ -1,0 +1,317 @@
+//! `zpoline run --rules FILE` (apps/rules, syscalltrack-style control): rules that deny
+//! deleting a file named passwd, kill a program that opens a given path, stop it for
+//! inspection, rewrite a result after the call, and log with a format; malformed rule files
+//! stop the program before it starts with `FILE:LINE:COLUMN: what was expected`. Each through
+//! the launcher and under `LD_PRELOAD` with `ZPOLINE_RULES`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use zpoline_tests::*;
+
+/// The ways of running the rules hook: through the launcher (`--rules`), and `LD_PRELOAD`.
+fn run(cmd: Cmd, rules: &Path, preload: bool) -> Outcome {
+    if preload {
+        cmd.env("ZPOLINE_RULES", rules)
+            .run(&Mode::Hook(release_artifact("libzphook_rules.so")))
+    } else {
+        cmd.run(&Mode::Run(vec![
+            "--rules".into(),
+            rules.as_os_str().to_os_string(),
+        ]))
+    }
+}
+
+fn write_rules(dir: &Scratch, text: &str) -> PathBuf {
+    let p = dir.join("rules.toml");
+    fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn rm_passwd_fails_with_eperm_and_the_file_stays() {
+    require_page_zero();
+    for preload in [false, true] {
+        let dir = Scratch::new("rules-passwd");
+        let rules = write_rules(
+            &dir,
+            r#"
+[[rule]]
+name = "keep passwd"
+syscalls = ["unlink", "unlinkat", "rename", "renameat", "renameat2"]
+when = 'path ~ "*passwd" || newpath ~ "*passwd" || oldpath ~ "*passwd"'
+action = "fail"
+errno = "EPERM"
+"#,
+        );
+        fs::write(dir.join("passwd"), "root:x:0:0\n").unwrap();
+        fs::write(dir.join("group"), "root:x:0\n").unwrap();
+        let o = run(
+            Cmd::new("rm")
+                .args(["passwd", "group"])
+                .current_dir(dir.path()),
+            &rules,
+            preload,
+        );
+        assert_eq!(o.code(), Some(1), "{}", o.report());
+        assert!(
+            o.stderr
+                .contains("rm: cannot remove 'passwd': Operation not permitted"),
+            "{}",
+            o.report()
+        );
+        // The log line says which process did what, and what the rule did.
+        assert!(
+            o.stderr.contains("zpoline rules: [keep passwd] rm[")
+                && o.stderr
+                    .contains("unlinkat(AT_FDCWD, \"passwd\", 0) -> fail EPERM"),
+            "{}",
+            o.report()
+        );
+        assert!(dir.join("passwd").is_file(), "passwd was deleted");
+        assert!(!dir.join("group").exists(), "group was not deleted");
+        // Renaming it away is refused too; the shell's own children follow the rules.
+        let o = run(
+            Cmd::new("sh")
+                .args(["-c", "mv passwd x; echo mv=$?"])
+                .current_dir(dir.path()),
+            &rules,
+            preload,
+        );
+        assert!(o.stdout.contains("mv=1"), "{}", o.report());
+        assert!(dir.join("passwd").is_file());
+    }
+}
+
+#[test]
+fn a_program_that_opens_the_path_is_killed() {
+    require_page_zero();
+    for preload in [false, true] {
+        let dir = Scratch::new("rules-kill");
+        fs::write(dir.join("secret"), "the secret\n").unwrap();
+        let rules = write_rules(
+            &dir,
+            &format!(
+                r#"
+[[rule]]
+name = "no secrets"
+syscalls = ["open", "openat"]
+when = 'path == "{}"'
+action = "kill"
+signal = "SIGKILL"
+"#,
+                dir.join("secret").display()
+            ),
+        );
+        let o = run(Cmd::new("cat").arg(dir.join("secret")), &rules, preload);
+        assert_eq!(o.signal(), Some(libc::SIGKILL), "{}", o.report());
+        assert!(!o.stdout.contains("the secret"), "{}", o.report());
+        assert!(o.stderr.contains("[no secrets] cat["), "{}", o.report());
+        assert!(o.stderr.contains("-> kill SIGKILL"), "{}", o.report());
+        // Other paths are fine.
+        let o = run(Cmd::new("cat").arg("/etc/hostname"), &rules, preload);
+        o.assert_success("cat of another file");
+    }
+}
+
+#[test]
+fn a_result_is_rewritten_after_the_call() {
+    require_page_zero();
+    for preload in [false, true] {
+        let dir = Scratch::new("rules-after");
+        let rules = write_rules(
+            &dir,
+            r#"
+# Missing files look forbidden instead.
+[[rule]]
+syscalls = ["openat"]
+when = 'err == "ENOENT" && path ~ "*/missing*"'
+action = "fail"
+errno = "EACCES"
+quiet = true
+
+# Everyone is uid 4242, as far as they can tell.
+[[rule]]
+syscalls = ["getuid", "geteuid"]
+phase = "after"
+action = "return"
+value = 4242
+quiet = true
+"#,
+        );
+        let o = run(
+            Cmd::new("cat").arg(dir.join("missing.txt")),
+            &rules,
+            preload,
+        );
+        assert_eq!(o.code(), Some(1), "{}", o.report());
+        assert!(o.stderr.contains("Permission denied"), "{}", o.report());
+        let o = run(Cmd::new("id").arg("-u"), &rules, preload);
+        assert_eq!(o.stdout.trim(), "4242", "{}", o.report());
+    }
+}
+
+#[test]
+fn log_lines_follow_the_format_and_go_to_the_log_file() {
+    require_page_zero();
+    for preload in [false, true] {
+        let dir = Scratch::new("rules-log");
+        let log = dir.join("rules.log");
+        let rules = write_rules(
+            &dir,
+            &format!(
+                r#"
+log_file = "{}"
+
+[[rule]]
+syscalls = ["openat"]
+when = 'path ~ "/etc/host*" && (flags & O_ACCMODE) == O_RDONLY && !(flags & O_CREAT)'
+format = "{{comm}} opened {{path}} flags={{flags:x}} = {{ret}}"
+action = "log"
+"#,
+                log.display()
+            ),
+        );
+        let o = run(Cmd::new("cat").arg("/etc/hostname"), &rules, preload);
+        o.assert_success("cat under a logging rule");
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            text.lines()
+                .any(|l| l == "cat opened /etc/hostname flags=0x0 = 3"),
+            "log file:\n{text}\n{}",
+            o.report()
+        );
+        assert!(!o.stderr.contains("opened"), "{}", o.report());
+    }
+}
+
+#[test]
+fn suspend_stops_the_process_until_sigcont() {
+    require_page_zero();
+    let dir = Scratch::new("rules-suspend");
+    let rules = write_rules(
+        &dir,
+        r#"
+[[rule]]
+syscalls = ["openat"]
+when = 'path == "/etc/hostname"'
+action = "suspend"
+"#,
+    );
+    let child = std::process::Command::new(release_artifact("zpoline"))
+        .args(["run", "--rules"])
+        .arg(&rules)
+        .args(["--", "cat", "/etc/hostname"])
+        .env_remove("LD_PRELOAD")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let state = || {
+        fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim().chars().next()))
+            .flatten()
+    };
+    let start = Instant::now();
+    while state() != Some('T') {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the process was not stopped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) of our child.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("suspended (resume with: kill -CONT {pid})")),
+        "{stderr}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        fs::read_to_string("/etc/hostname").unwrap()
+    );
+}
+
+#[test]
+fn malformed_rule_files_stop_the_program_before_it_starts() {
+    require_page_zero();
+    let cases: &[(&str, &str)] = &[
+        (
+            "[[rule]]\nsyscalls = [\"unlnk\"]\naction = \"fail\"\n",
+            "rules.toml:2:13: unknown system call `unlnk`; did you mean `unlink`?",
+        ),
+        (
+            "[[rule]]\nsyscalls = [\"unlink\"]\nwhen = 'path ~ \"*x\" && && uid'\naction = \"fail\"\n",
+            "rules.toml:3:24: expected an operand, found `&&`",
+        ),
+        (
+            "[[rule]]\nsyscalls = [\"unlink\"]\naction = \"explode\"\n",
+            "rules.toml:3:10: unknown action `explode`: expected \"log\", \"fail\", \"kill\", \"suspend\" or \"return\"",
+        ),
+        (
+            "[[rule]]\nsyscalls = [\"unlink\"]\naction = \"fail\"\nerrno = \"EPRM\"\n",
+            "rules.toml:4:9: unknown errno `EPRM`",
+        ),
+        (
+            "[[rule]]\nsyscalls = [\"unlink\"]\nwhen = \"ret < 0\"\nphase = \"before\"\naction = \"log\"\n",
+            "rules.toml:3:9: `ret` is only known after the call",
+        ),
+        (
+            "[[rule]]\nsyscalls = [\"unlink\"]\nactoin = \"log\"\n",
+            "rules.toml:3:1: unknown field `actoin`, expected one of",
+        ),
+        (
+            "[[rule]\nsyscalls = [\"unlink\"]\n",
+            "rules.toml:1:7: invalid table header",
+        ),
+        (
+            "[[rule]]\nsyscalls = [\"kill\"]\nwhen = 'sig == SIGKILL && pid > \"1\"'\naction = \"log\"\n",
+            "rules.toml:3:33: ",
+        ),
+        (
+            "[[rule]]\nsyscalls = [\"unlink\"]\naction = \"fail\"\nvalue = 3\n",
+            "rules.toml:4:9: `value` is not used by action \"fail\"",
+        ),
+        (
+            "[[rule]]\nsyscalls = [\"getpid\"]\naction = \"return\"\n",
+            "rules.toml:3:10: action \"return\" needs `value = N`",
+        ),
+        ("", "rules.toml:1:1: no rules"),
+    ];
+    for (text, expected) in cases {
+        for preload in [false, true] {
+            let dir = Scratch::new("rules-bad");
+            let rules = write_rules(&dir, text);
+            let o = run(Cmd::new("sh").args(["-c", "echo started"]), &rules, preload);
+            assert_eq!(o.code(), Some(127), "{text}\n{}", o.report());
+            assert!(!o.stdout.contains("started"), "{}", o.report());
+            let line = o
+                .stderr
+                .lines()
+                .find(|l| l.contains("rules.toml:"))
+                .unwrap_or_else(|| panic!("no file:line:column error for\n{text}\n{}", o.report()));
+            assert!(
+                line.contains(expected),
+                "expected `{expected}` in\n{line}\n{}",
+                o.report()
+            );
+        }
+    }
+    // A missing file is named by the launcher itself.
+    let o = Cmd::new(release_artifact("zpoline"))
+        .args(["run", "--rules", "/nonexistent/rules.toml", "--", "true"])
+        .run(&Mode::Native);
+    assert_eq!(o.code(), Some(127));
+    assert!(
+        o.stderr
+            .contains("--rules: cannot read /nonexistent/rules.toml"),
+        "{}",
+        o.report()
+    );
+}
