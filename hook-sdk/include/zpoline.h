@@ -26,6 +26,12 @@
  *             return 0;
  *     }
  *
+ * Thread-local variables of a hook: declare them initial-exec,
+ *     static __thread long calls __attribute__((tls_model("initial-exec")));
+ * so that the library's TLS is allocated with each thread. With the default model, a thread's
+ * first use would allocate it with the program's malloc, from inside the program's system
+ * call (perhaps one malloc is making), whose own system calls come back to the hook.
+ *
  * Build: cc -shared -fPIC $(pkg-config --cflags zpoline) -o libmyhook.so myhook.c
  * Run:   zpoline run --hook ./libmyhook.so -- CMD   (or LIBZPHOOK=./libmyhook.so
  *        LD_PRELOAD=$(pkg-config --variable=runtime zpoline) CMD)

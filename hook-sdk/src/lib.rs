@@ -406,7 +406,9 @@ pub mod __private {
         (raw != 0).then(|| Next(unsafe { core::mem::transmute::<usize, SyscallFn>(raw) }))
     }
 
-    /// Runs the hook for one call; a panic never unwinds into the application.
+    /// Runs the hook for one call; a panic never unwinds into the application. Inlined into
+    /// the library's entry point: the arguments stay in registers.
+    #[inline(always)]
     pub fn dispatch(hook: &dyn Hook, nr: i64, a: [i64; 6]) -> i64 {
         let raw = NEXT.load(Ordering::Relaxed);
         // SAFETY: set by init before the runtime could call us.

@@ -291,7 +291,7 @@ struct Runtime {
 }
 
 /// The settings a hooked run may get; removed from native runs and other hooked runs.
-const SETTINGS: [&str; 2] = ["ZPOLINE_SAVE_VECTORS", "ZPOLINE_SUD"];
+const SETTINGS: [&str; 3] = ["ZPOLINE_SAVE_VECTORS", "ZPOLINE_SUD", "ZPOLINE_RULES"];
 
 impl Runtime {
     /// A command running `program` natively or under the runtime (environment set).
@@ -891,6 +891,37 @@ fn run(opts: &Options) -> Result<()> {
         launcher: Some(launcher.clone()),
         ..with(&[])
     };
+    // The rules hook (apps/rules) with two rule files: one whose rules do not list getpid
+    // (the cost of the per-number index: a lookup), one with a rule on getpid whose condition
+    // is evaluated on every call and is false (the cost of the expression).
+    let rules_hook = runtime.zpoline.with_file_name("libzphook_rules.so");
+    if !rules_hook.is_file() {
+        return Err(Failure::setup(format!(
+            "{}: not found; build the workspace first (make)",
+            rules_hook.display()
+        )));
+    }
+    let rules_file = |name: &str, text: &str| -> Result<&'static str> {
+        let p = work.path.join(name);
+        fs::write(&p, text)
+            .map_err(|e| Failure::setup(format!("cannot write {}: {e}", p.display())))?;
+        Ok(Box::leak(p.to_string_lossy().into_owned().into_boxed_str()))
+    };
+    let other_calls = rules_file(
+        "rules-other.toml",
+        "[[rule]]\nsyscalls = [\"unlink\", \"unlinkat\"]\nwhen = 'path ~ \"*passwd\"'\naction = \"fail\"\n",
+    )?;
+    let on_getpid = rules_file(
+        "rules-getpid.toml",
+        "[[rule]]\nsyscalls = [\"getpid\"]\nwhen = 'arg0 == 12345 && nr in (1, 2, 3)'\naction = \"log\"\n",
+    )?;
+    let ruled = |file: &'static str| Runtime {
+        hook: rules_hook.clone(),
+        settings: Box::leak(Box::new([("ZPOLINE_RULES", file)])),
+        ..with(&[])
+    };
+    let rules_other = ruled(other_calls);
+    let rules_getpid = ruled(on_getpid);
     if !launcher.is_file() {
         return Err(Failure::setup(format!(
             "{}: not found; build the workspace first (make)",
@@ -952,6 +983,24 @@ fn run(opts: &Options) -> Result<()> {
             &getpid_loop,
             "libc",
             &loaded,
+            None,
+        ),
+        // The rules hook: no rule lists getpid.
+        (
+            "getpid_asm_rules_other",
+            "getpid, asm, rules on other calls",
+            &getpid_loop,
+            "asm",
+            &rules_other,
+            None,
+        ),
+        // The rules hook: a rule on getpid whose condition is false.
+        (
+            "getpid_asm_rules_when",
+            "getpid, asm, rule evaluated",
+            &getpid_loop,
+            "asm",
+            &rules_getpid,
             None,
         ),
     ] {

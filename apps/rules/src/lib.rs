@@ -27,6 +27,7 @@ pub mod rules;
 
 use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::fmt::Write as _;
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -53,7 +54,8 @@ pub struct CallEnv<'a> {
     exe: OnceCell<Option<&'static [u8]>>,
     comm: OnceCell<([u8; 16], usize)>,
     slots: [OnceCell<(u16, Option<usize>)>; STR_SLOTS],
-    bufs: [UnsafeCell<[u8; CStr::MAX]>; STR_SLOTS],
+    /// Left uninitialised until a slot is used: most calls read no string at all.
+    bufs: [UnsafeCell<MaybeUninit<[u8; CStr::MAX]>>; STR_SLOTS],
 }
 
 impl<'a> CallEnv<'a> {
@@ -67,7 +69,7 @@ impl<'a> CallEnv<'a> {
             exe: OnceCell::new(),
             comm: OnceCell::new(),
             slots: Default::default(),
-            bufs: [const { UnsafeCell::new([0; CStr::MAX]) }; STR_SLOTS],
+            bufs: [const { UnsafeCell::new(MaybeUninit::uninit()) }; STR_SLOTS],
         }
     }
 
@@ -81,17 +83,19 @@ impl<'a> CallEnv<'a> {
         for (i, slot) in self.slots.iter().enumerate() {
             if let Some(&(sid, len)) = slot.get() {
                 if sid == id {
-                    // SAFETY: a filled slot's buffer is never written again.
-                    return len.map(|n| unsafe { &(&*self.bufs[i].get())[..n] });
+                    // SAFETY: a filled slot's buffer was initialised when it was filled and is
+                    // never written again.
+                    return len.map(|n| unsafe { &(*self.bufs[i].get()).assume_init_ref()[..n] });
                 }
                 continue;
             }
             // SAFETY: this slot is empty: nothing borrows its buffer; it is filled only here,
             // once (OnceCell), and never written after.
-            let len = fill(unsafe { &mut *self.bufs[i].get() });
+            let buf = unsafe { &mut *self.bufs[i].get() }.write([0; CStr::MAX]);
+            let len = fill(buf);
             let _ = slot.set((id, len));
-            // SAFETY: as above.
-            return len.map(|n| unsafe { &(&*self.bufs[i].get())[..n] });
+            // SAFETY: initialised just above; not written again.
+            return len.map(|n| unsafe { &(*self.bufs[i].get()).assume_init_ref()[..n] });
         }
         None
     }
