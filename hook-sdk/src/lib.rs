@@ -194,8 +194,49 @@ pub fn result(r: i64) -> Result<i64, Errno> {
 pub struct Next(SyscallFn);
 
 impl Next {
+    /// A `Next` that makes the call directly with the `syscall` instruction, without the
+    /// runtime: for testing a hook's logic in `cargo test`, outside any program. (In a hook,
+    /// use the `next` the runtime passes: it keeps `clone`, `vfork`, `execve` and
+    /// `rt_sigreturn` correct.)
+    ///
+    /// ```
+    /// use hook_sdk::{Hook, Next, Syscall, libc};
+    ///
+    /// struct Pid1;
+    /// impl Hook for Pid1 {
+    ///     fn after(&self, call: &Syscall, r: i64) -> i64 {
+    ///         if call.nr == libc::SYS_getpid { 1 } else { r }
+    ///     }
+    /// }
+    /// let next = Next::kernel();
+    /// assert_eq!(Pid1.syscall(Syscall::new(libc::SYS_getpid, &[]), next), 1);
+    /// assert_eq!(Pid1.syscall(Syscall::new(libc::SYS_getppid, &[]), next), hook_sdk::raw::getppid() as i64);
+    /// ```
+    pub fn kernel() -> Next {
+        unsafe extern "C" fn direct(
+            nr: i64,
+            a1: i64,
+            a2: i64,
+            a3: i64,
+            a4: i64,
+            a5: i64,
+            a6: i64,
+        ) -> i64 {
+            // SAFETY: the caller of Next::call answers for the call, as a program would.
+            unsafe { raw::syscall(nr, [a1, a2, a3, a4, a5, a6]) }
+        }
+        Next(direct)
+    }
+
     /// Performs `call` as the kernel would at the program's site and returns the result
     /// (`-errno` on failure).
+    ///
+    /// ```
+    /// use hook_sdk::{Next, Syscall, libc};
+    /// let next = Next::kernel(); // in a hook: the `next` the runtime passes
+    /// let r = next.call(Syscall::new(libc::SYS_close, &[-1]));
+    /// assert_eq!(r, -(libc::EBADF as i64));
+    /// ```
     pub fn call(self, call: Syscall) -> i64 {
         let a = call.args;
         // SAFETY: the runtime's next function takes any number and arguments; what the kernel
@@ -207,6 +248,11 @@ impl Next {
 /// The program's file, absolute (what `/proc/self/exe` names for the program, also under the
 /// launcher, where the kernel's answer would be the launcher), read once per process image.
 /// `None` before the hook is installed or when the link cannot be read.
+///
+/// ```
+/// // Outside a hook (no runtime), there is no program to name.
+/// assert_eq!(hook_sdk::exe(), None);
+/// ```
 pub fn exe() -> Option<&'static [u8]> {
     static EXE: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
     EXE.get_or_init(|| {
@@ -274,6 +320,19 @@ impl Action {
 pub trait Hook: Sync + 'static {
     /// Called once when the library is loaded, before any system call reaches the hook.
     /// Return an error message to stop the program (the runtime prints it and exits).
+    ///
+    /// ```
+    /// struct NeedsConfig;
+    /// impl hook_sdk::Hook for NeedsConfig {
+    ///     fn init(&self) -> Result<(), String> {
+    ///         std::env::var("MY_HOOK_CONFIG")
+    ///             .map(drop)
+    ///             .map_err(|_| "set MY_HOOK_CONFIG to the configuration file".to_string())
+    ///     }
+    /// }
+    /// # use hook_sdk::Hook;
+    /// assert!(NeedsConfig.init().is_err());
+    /// ```
     fn init(&self) -> Result<(), String> {
         Ok(())
     }
@@ -281,6 +340,25 @@ pub trait Hook: Sync + 'static {
     /// Called for every system call of the program. The default runs [`Hook::before`], makes
     /// the call with `next` unless `before` answered it, and returns what [`Hook::after`]
     /// makes of the result.
+    ///
+    /// ```
+    /// use hook_sdk::{Hook, Next, Syscall, libc};
+    ///
+    /// /// Counts the calls that fail.
+    /// struct Failures(std::sync::atomic::AtomicU64);
+    /// impl Hook for Failures {
+    ///     fn syscall(&self, call: Syscall, next: Next) -> i64 {
+    ///         let r = next.call(call);
+    ///         if hook_sdk::result(r).is_err() {
+    ///             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ///         }
+    ///         r
+    ///     }
+    /// }
+    /// let f = Failures(0.into());
+    /// f.syscall(Syscall::new(libc::SYS_close, &[-1]), Next::kernel());
+    /// assert_eq!(f.0.into_inner(), 1);
+    /// ```
     ///
     /// Calls that do not return (`exit`, `exit_group`, a successful `execve`) never reach
     /// `after`; a thread made by `clone` with a new stack starts in the program, not here;

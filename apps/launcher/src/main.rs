@@ -27,7 +27,7 @@ use std::process::Command;
 
 use zpoline_launcher::loader;
 
-const USAGE: &str = "usage: zpoline run [--hook LIB | --count | --trace[=FILE] | --rules FILE] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
+const USAGE: &str = "usage: zpoline run [--hook LIB | --count | --trace[=FILE] | --trace FILE -- | --rules FILE] [--audit[=FILE]] [--preload] -- CMD [ARGS...]\n       zpoline audit [--hook LIB] -- CMD [ARGS...]\n       zpoline load -- CMD [ARGS...]   (runs CMD through the launcher's own ELF loader without the runtime: diagnoses the loader)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -93,7 +93,16 @@ fn parse(args: &[OsString]) -> Result<Request, String> {
             "--audit" => req.audit = Some("1".into()),
             "--preload" => req.preload = true,
             "--count" => req.count = true,
-            "--trace" => req.trace = Some(None),
+            "--trace" => {
+                // `--trace FILE -- CMD`: a file when the command's `--` follows it.
+                match (args.get(i + 1), args.get(i + 2)) {
+                    (Some(f), Some(dd)) if dd == "--" && !f.to_string_lossy().starts_with('-') => {
+                        req.trace = Some(Some(OsString::from(f)));
+                        i += 1;
+                    }
+                    _ => req.trace = Some(None),
+                }
+            }
             s if s.starts_with("--trace=") => {
                 req.trace = Some(Some(OsString::from(&s["--trace=".len()..])))
             }
@@ -687,6 +696,31 @@ mod tests {
             parse(&os(&["load", "--hook", "h.so", "--", "ls"]))
                 .unwrap_err()
                 .contains("--hook and --audit do not apply")
+        );
+    }
+
+    #[test]
+    fn parses_the_hook_options() {
+        let t = parse(&os(&["run", "--trace", "out.txt", "--", "ls"])).unwrap();
+        assert_eq!(t.trace, Some(Some("out.txt".into())));
+        assert_eq!(t.command, os(&["ls"]));
+        // Without `--` after it, the word after --trace is the command.
+        let t = parse(&os(&["run", "--trace", "ls", "-l"])).unwrap();
+        assert_eq!(t.trace, Some(None));
+        assert_eq!(t.command, os(&["ls", "-l"]));
+        let t = parse(&os(&["run", "--trace=x-", "--", "ls"])).unwrap();
+        assert_eq!(t.trace, Some(Some("x-".into())));
+        let r = parse(&os(&["run", "--rules", "r.toml", "--", "rm", "f"])).unwrap();
+        assert_eq!(r.rules, Some(PathBuf::from("r.toml")));
+        assert!(
+            parse(&os(&["run", "--rules"]))
+                .unwrap_err()
+                .contains("--rules needs")
+        );
+        assert!(
+            parse(&os(&["run", "--count", "--rules", "r", "--", "ls"]))
+                .unwrap_err()
+                .contains("use one of them")
         );
     }
 
