@@ -15,7 +15,8 @@ impl Hook for Hostname {
         if call.nr == libc::SYS_uname && result == 0 {
             // struct utsname: six fields of 65 bytes; nodename is the second.
             let nodename = call.args[0] as u64 + 65;
-            if mem::write(nodename, b"zpoline\0").is_none() {
+            // SAFETY: the program's own struct utsname, just filled by the kernel.
+            if unsafe { mem::write(nodename, b"zpoline\0") }.is_none() {
                 return -(libc::EFAULT as i64);
             }
         }

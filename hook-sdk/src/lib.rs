@@ -197,7 +197,9 @@ impl Next {
     /// A `Next` that makes the call directly with the `syscall` instruction, without the
     /// runtime: for testing a hook's logic in `cargo test`, outside any program. (In a hook,
     /// use the `next` the runtime passes: it keeps `clone`, `vfork`, `execve` and
-    /// `rt_sigreturn` correct.)
+    /// `rt_sigreturn` correct.) Like the runtime's, it makes whatever call it is given:
+    /// system calls are outside Rust's safety model (a `munmap` of the caller's memory is as
+    /// possible as writing to `/proc/self/mem`).
     ///
     /// ```
     /// use hook_sdk::{Hook, Next, Syscall, libc};
@@ -455,7 +457,12 @@ pub mod __private {
         }
         let slot = slot as *mut usize;
         // SAFETY: the runtime's slot holds a function pointer of the zpoline signature.
-        NEXT.store(unsafe { slot.read() }, Ordering::SeqCst);
+        let next = unsafe { slot.read() };
+        if next == 0 {
+            let _ = raw::write_all(2, b"zpoline hook: the hook slot holds no next function\n");
+            return -1;
+        }
+        NEXT.store(next, Ordering::SeqCst);
         // A panic is reported as the hook's, then the process aborts (with `panic = "abort"`
         // the default hook's message is all there is; with unwinding, dispatch stops it).
         let previous = std::panic::take_hook();

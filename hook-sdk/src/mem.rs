@@ -67,11 +67,17 @@ pub fn read(addr: u64, buf: &mut [u8]) -> Option<usize> {
 ///
 /// ```
 /// let mut target = [0u8; 4];
-/// assert_eq!(hook_sdk::mem::write(target.as_mut_ptr() as u64, b"abcd"), Some(4));
+/// // SAFETY: our own array, not borrowed elsewhere.
+/// assert_eq!(unsafe { hook_sdk::mem::write(target.as_mut_ptr() as u64, b"abcd") }, Some(4));
 /// assert_eq!(&target, b"abcd");
-/// assert_eq!(hook_sdk::mem::write(0, b"x"), None);
+/// assert_eq!(unsafe { hook_sdk::mem::write(0, b"x") }, None);
 /// ```
-pub fn write(addr: u64, bytes: &[u8]) -> Option<usize> {
+///
+/// # Safety
+/// The bytes land wherever `addr` points, as a write by the program would: the caller answers
+/// that it is the program's memory meant to receive them (a result buffer of the call), not
+/// memory Rust code holds references to.
+pub unsafe fn write(addr: u64, bytes: &[u8]) -> Option<usize> {
     if bytes.is_empty() {
         return Some(0);
     }

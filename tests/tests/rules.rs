@@ -315,3 +315,64 @@ fn malformed_rule_files_stop_the_program_before_it_starts() {
         o.report()
     );
 }
+
+#[test]
+fn review_regressions_rule_names_long_lines_relative_logs_low_fd_limits() {
+    require_page_zero();
+    let dir = Scratch::new("rules-review");
+    // `rule` in a condition names the rule being looked at; a line longer than the 1 KiB
+    // buffer still ends with its newline; a relative log_file is next to the rule file.
+    let rules = write_rules(
+        &dir,
+        r#"
+log_file = "rel.log"
+
+[[rule]]
+name = "first"
+syscalls = ["openat"]
+when = 'rule == "second"'
+action = "log"
+
+[[rule]]
+name = "second"
+syscalls = ["openat"]
+when = 'rule == "second" && path ~ "*/missing*"'
+action = "log"
+"#,
+    );
+    let long = format!("/tmp/missing-{}", "x".repeat(1500));
+    let o = Cmd::new("sh")
+        .args([
+            "-c",
+            &format!("cd / && cat {long}; cat /nonexistent/missing-short"),
+        ])
+        .current_dir(dir.path())
+        .run(&Mode::Run(vec![
+            "--rules".into(),
+            rules.clone().into_os_string(),
+        ]));
+    assert_eq!(o.code(), Some(1), "{}", o.report());
+    let log = fs::read_to_string(dir.join("rel.log")).expect("rel.log next to the rule file");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "log:\n{log}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("zpoline rules: [second] cat[")),
+        "log:\n{log}"
+    );
+    assert!(
+        lines[0].len() <= 1024 && lines[1].contains("missing-short"),
+        "log:\n{log}"
+    );
+    // With RLIMIT_NOFILE below 1000 the log descriptor still exists (a lower copy of stderr).
+    let rules = write_rules(
+        &dir,
+        "[[rule]]\nsyscalls = [\"openat\"]\nwhen = 'path == \"/etc/hostname\"'\naction = \"log\"\n",
+    );
+    let o = Cmd::new("sh")
+        .args(["-c", "ulimit -n 512; cat /etc/hostname"])
+        .run(&Mode::Run(vec!["--rules".into(), rules.into_os_string()]));
+    o.assert_success("cat with ulimit -n 512");
+    assert!(o.stderr.contains("] cat["), "{}", o.report());
+}

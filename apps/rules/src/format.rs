@@ -58,6 +58,16 @@ impl Buf {
         }
     }
 
+    /// Ends the text with a newline, replacing its last byte when the buffer is full (a log
+    /// line always ends with one, so that the next line does not join it).
+    pub fn finish_line(&mut self) {
+        if self.len == BUF_CAPACITY {
+            self.bytes[BUF_CAPACITY - 1] = b'\n';
+        } else {
+            self.push(b"\n");
+        }
+    }
+
     /// Appends `bytes`, keeping only what fits in the remaining capacity.
     pub fn push(&mut self, bytes: &[u8]) {
         let n = bytes.len().min(BUF_CAPACITY.saturating_sub(self.len));

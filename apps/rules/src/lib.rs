@@ -42,8 +42,10 @@ static RULES: OnceLock<RuleSet> = OnceLock::new();
 /// Where log lines go: a descriptor kept from start-up (programs close their stderr).
 static LOG_FD: AtomicI32 = AtomicI32::new(-1);
 
-/// How many strings one evaluation may read (paths, names): each in its own buffer.
-const STR_SLOTS: usize = 4;
+/// How many strings one evaluation may read into buffers of its own: the paths of a call (at
+/// most two: `oldpath`, `newpath`) and the decoded call. (`comm`, `exe`, `syscall`, `err`
+/// and `rule` need none.)
+const STR_SLOTS: usize = 3;
 
 /// The values of one call, read lazily: the [`expr::Env`] of the rules.
 pub struct CallEnv<'a> {
@@ -184,7 +186,7 @@ impl expr::Env for CallEnv<'_> {
 
 /// Writes a rendered line (with its newline) to the log, in one `write`.
 fn log_line(line: &mut Buf) {
-    line.push(b"\n");
+    line.finish_line();
     let fd = LOG_FD.load(Ordering::Relaxed);
     if fd >= 0 {
         let _ = raw::write_all(fd, line.as_bytes());
@@ -197,10 +199,11 @@ fn run(set: &RuleSet, ids: &[u16], env: &CallEnv<'_>, after: Option<i64>) -> Opt
     let mut decided = None;
     for &i in ids {
         let rule = &set.rules[usize::from(i)];
+        // `rule` names this rule in its own condition and line.
+        env.rule.set(usize::from(i));
         if !rule.when.as_ref().is_none_or(|w| w.eval(env)) {
             continue;
         }
-        env.rule.set(usize::from(i));
         let log = |quiet: bool| {
             if !quiet {
                 let mut line = Buf::new();
@@ -286,20 +289,34 @@ impl Hook for Rules {
                 }
                 fd
             }
-            // SAFETY: fcntl on the inherited stderr.
-            None => unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 1000) },
+            None => 2,
         };
-        // Out of the program's way: a high descriptor, close-on-exec (the hook of the next
-        // program image opens its own).
-        // SAFETY: fcntl on our own descriptor.
-        let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 1000) };
-        if high >= 0 && high != fd {
-            // SAFETY: our own descriptor.
-            unsafe { libc::close(fd) };
-            LOG_FD.store(high, Ordering::Relaxed);
-        } else {
-            LOG_FD.store(fd, Ordering::Relaxed);
+        // Out of the program's way: a high descriptor (the highest of 1000, 100 and 10 that
+        // RLIMIT_NOFILE allows), close-on-exec (the hook of the next program image opens its
+        // own). A copy of stderr: programs close theirs at exit.
+        let high = [1000, 100, 10]
+            .into_iter()
+            // SAFETY: fcntl on a descriptor of ours (or the inherited stderr).
+            .map(|min| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
+            .find(|&d| d >= 0);
+        match high {
+            Some(h) => {
+                if fd != 2 {
+                    // SAFETY: our own descriptor, copied above.
+                    unsafe { libc::close(fd) };
+                }
+                LOG_FD.store(h, Ordering::Relaxed);
+            }
+            None if fd != 2 => LOG_FD.store(fd, Ordering::Relaxed),
+            None => {
+                return Err(format!(
+                    "{path}: cannot copy stderr for the log lines: {}; set log_file in the rule file",
+                    std::io::Error::last_os_error()
+                ));
+            }
         }
+        // Read once here: {exe} must not allocate or lock on the hook path.
+        let _ = hook_sdk::exe();
         let _ = RULES.set(set);
         Ok(())
     }
@@ -312,19 +329,28 @@ impl Hook for Rules {
         if before.is_empty() && after.is_empty() {
             return next.call(call);
         }
-        if !before.is_empty() {
-            let env = CallEnv::new(&call, None, set);
-            if let Some(r) = run(set, before, &env, None) {
-                return r;
-            }
-        }
-        let r = next.call(call);
-        if after.is_empty() {
+        ruled(set, before, after, call, next)
+    }
+}
+
+/// A call some rule looks at. Kept out of line: its frame (the string buffers of [`CallEnv`],
+/// ~13 KiB) is taken only by calls that rules list, not by every call (which may run on a
+/// small stack: a thread's first call, a signal handler's on an alternate stack).
+#[inline(never)]
+#[cold]
+fn ruled(set: &RuleSet, before: &[u16], after: &[u16], call: Syscall, next: Next) -> i64 {
+    if !before.is_empty() {
+        let env = CallEnv::new(&call, None, set);
+        if let Some(r) = run(set, before, &env, None) {
             return r;
         }
-        let env = CallEnv::new(&call, Some(r), set);
-        run(set, after, &env, Some(r)).unwrap_or(r)
     }
+    let r = next.call(call);
+    if after.is_empty() {
+        return r;
+    }
+    let env = CallEnv::new(&call, Some(r), set);
+    run(set, after, &env, Some(r)).unwrap_or(r)
 }
 
 hook_sdk::zpoline_hook!(Rules);

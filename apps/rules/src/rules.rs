@@ -213,6 +213,27 @@ pub fn parse(text: &str, file: &str) -> Result<RuleSet, String> {
         let msg = e.message().trim().replace('\n', " ");
         format!("{file}:{line}:{col}: {msg}")
     })?;
+    let mut raw = raw;
+    // A relative log file is next to the rule file (not in each process's directory).
+    if let Some(log) = raw.log_file.as_mut() {
+        let p = std::path::Path::new(log.as_str());
+        if p.is_relative() {
+            let dir = std::path::Path::new(file)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(
+                    || std::env::current_dir().unwrap_or_default(),
+                    |d| {
+                        if d.is_absolute() {
+                            d.to_path_buf()
+                        } else {
+                            std::env::current_dir().unwrap_or_default().join(d)
+                        }
+                    },
+                );
+            *log = dir.join(p).to_string_lossy().into_owned();
+        }
+    }
     build(raw, text).map_err(|At(span, msg)| {
         let (line, col) = line_col(text, span.start);
         format!("{file}:{line}:{col}: {msg}")
@@ -367,6 +388,16 @@ fn signal_of(v: &Spanned<toml::Value>) -> Result<i32, At> {
 fn build(raw: RawFile, text: &str) -> Result<RuleSet, At> {
     let mut rules = Vec::new();
     let mut names: Vec<&'static str> = Vec::new();
+    if raw.rule.len() > usize::from(u16::MAX) {
+        return at(
+            raw.rule[usize::from(u16::MAX)].span(),
+            format!(
+                "too many rules ({}): at most {} per file",
+                raw.rule.len(),
+                u16::MAX
+            ),
+        );
+    }
     if raw.rule.is_empty() {
         return at(
             0..0,
@@ -395,7 +426,16 @@ fn build(raw: RawFile, text: &str) -> Result<RuleSet, At> {
         let mut nrs = Vec::new();
         for s in list.get_ref() {
             match hook_sdk::syscall_number(s.get_ref()) {
-                Some(nr) => nrs.push(nr),
+                Some(nr) if (0..SLOTS as i64).contains(&nr) => nrs.push(nr),
+                Some(nr) => {
+                    return at(
+                        s.span(),
+                        format!(
+                            "system call `{}` has number {nr}, beyond the rules' table of {SLOTS}",
+                            s.get_ref()
+                        ),
+                    );
+                }
                 None => {
                     let hint = close_syscall(s.get_ref())
                         .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
@@ -577,6 +617,9 @@ fn explain_after(e: At, phase: Option<Phase>) -> At {
 
 /// A known system call name close to `name` (one edit away, or differing in case).
 fn close_syscall(name: &str) -> Option<&'static str> {
+    if name.len() > 64 {
+        return None;
+    }
     let lower = name.to_ascii_lowercase();
     (0..SLOTS as i64)
         .filter_map(hook_sdk::syscall_name)
