@@ -1,333 +1,87 @@
-//! `strace` for zpoline: one line per system call, `TID name(arguments) = result`, with paths
-//! shown as strings, `AT_FDCWD` by name and errors as `-1 ENOENT (No such file or directory)`:
+//! `strace` for zpoline: one line per system call, `TID name(arguments) = result`, with the
+//! arguments decoded the way strace decodes them by default:
 //!
 //! ```text
-//! 4021 openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC, 0x0) = 3
+//! 4021 openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3
+//! 4021 read(3, "\177ELF\2\1\1\3\0\0\0\0\0\0\0\0\3\0>\0\1\0\0\0\20t\2\0\0\0\0\0"..., 832) = 832
+//! 4021 newfstatat(3, "", {st_mode=S_IFREG|0755, st_size=1926232, ...}, AT_EMPTY_PATH) = 0
 //! 4021 access("/etc/ld.so.preload", R_OK) = -1 ENOENT (No such file or directory)
+//! 4021 rt_sigaction(SIGINT, {sa_handler=0x55d0c0, sa_mask=[], sa_flags=SA_RESTORER|SA_ONSTACK, sa_restorer=0x7f3e5c03b050}, NULL, 8) = 0
 //! ```
 //!
-//! Flags of `open`/`openat`, `mmap`/`mprotect` and `access` are decoded by name.
+//! What is decoded:
+//!
+//! * paths and other strings, quoted and escaped as strace does (octal escapes); data buffers
+//!   cut at 32 bytes with `...` after the quote: a `write`/`pwrite64`/`sendto`/`writev`
+//!   buffer as it is before the call, a `read`/`pread64`/`recvfrom`/`readv`/`readlink`/
+//!   `getxattr` buffer after it, only the bytes the call returned (`getrandom`'s in hex);
+//! * descriptors, `AT_FDCWD`, and the flags and constants of `open`/`openat` (the mode only
+//!   with `O_CREAT`/`O_TMPFILE`), the `*at` calls, `access`, `mmap`/`mprotect`/`mremap`/
+//!   `madvise`, `lseek`, `fcntl` (its command, argument and the flags it returns), `dup3`,
+//!   `pipe2`, `wait4`, `futex`, `clock_*`, `getrandom`, `prctl`, `arch_prctl` (`ARCH_SET_FS`),
+//!   `prlimit64` (`RLIMIT_STACK`);
+//! * structures the kernel wrote, after a successful call (the pointer when it failed):
+//!   `struct stat` of `fstat`/`stat`/`lstat`/`newfstatat` as `{st_mode=S_IFREG|0644,
+//!   st_size=123, ...}` (`st_rdev=makedev(..)` for devices), `statx`, `getdents64`'s entry
+//!   count (`0x... /* 13 entries */`), `pipe` descriptors, `wait4`'s status, `uname`,
+//!   `sysinfo`, rlimits, timespecs, `getcwd`, the old action of `rt_sigaction` and the old
+//!   mask of `rt_sigprocmask`;
+//! * signals by name (`SIGINT`, `SIGRTMIN`, `SIGRT_3`), signal sets (`[INT TERM]`,
+//!   `~[RTMIN RT_1]`), `struct sigaction`, `SIG_BLOCK`...;
+//! * `ioctl` requests by name (`TCGETS`, `TIOCGWINSZ`, `FIONREAD`, ..., else
+//!   `_IOC(dir, type, nr, size)`) with `struct termios`, `struct winsize` and `int` arguments;
+//! * `execve`'s `argv` and environment count (`["ls", "-l"], 0x7ffd... /* 36 vars */`),
+//!   `clone` (`child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD,
+//!   child_tidptr=...`) and `clone3`'s `struct clone_args`;
+//! * sockets: `socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_TCP)`, addresses of
+//!   `connect`/`bind`/`sendto`/`accept`/`getsockname`/`recvfrom` (`{sa_family=AF_UNIX,
+//!   sun_path="/run/x"}`, `{sa_family=AF_INET, sin_port=htons(80),
+//!   sin_addr=inet_addr("127.0.0.1")}`, with `[110 => 17]` lengths);
+//! * results: errors as `-1 ENOENT (No such file or directory)`, addresses (`mmap`, `brk`) in
+//!   hexadecimal, `poll`'s ready descriptors.
+//!
+//! Other calls show their arguments in hexadecimal, up to the last non-zero one, and some
+//! structures strace decodes are still shown as their address (`statfs`, `getrusage`,
+//! `wait4`'s `rusage`, `sigaltstack`, `epoll` events, `sendmsg`/`recvmsg`, socket options,
+//! `rt_sigreturn`'s mask). A line is cut (`...`) at 2 KiB. Calls that
+//! do not return (`exit`, `exit_group`, `rt_sigreturn`, a successful `execve`) are printed
+//! before they are made, with ` = ?`; the child's return from `fork`/`vfork`/`clone` is not
+//! printed (as with `strace -f`, the parent's line shows the call).
 //!
 //! `zpoline run --trace[=FILE] -- CMD`, or `LIBZPHOOK=libzphook_trace.so`. Lines go to stderr
 //! (a copy made at start-up), or to `ZPOLINE_TRACE_FILE`, appended; a name ending in `-` gets
-//! the process id appended (one file per process). Each line is written with one `write`, so
-//! lines of concurrent threads do not mix. Calls that do not return (`exit`, `exit_group`, a
-//! successful `execve`) are printed before they are made, with ` = ?`.
+//! the process id appended (one file per process). Each line is built in a fixed buffer
+//! (nothing is allocated while the program runs) and written with one `write`, so lines of
+//! concurrent threads do not mix. The program's memory is read with `process_vm_readv`
+//! ([`hook_sdk::mem`]): a bad pointer shows as its address, never crashes the program.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use hook_sdk::{Hook, Next, Syscall, libc};
 
-/// How an argument is shown.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Arg {
-    /// A signed decimal number.
-    Int,
-    /// A pointer or flags, in hexadecimal.
-    Hex,
-    /// A C string (a path).
-    Str,
-    /// A directory descriptor (`AT_FDCWD` by name).
-    DirFd,
-    /// `open` flags (`O_RDONLY|O_CLOEXEC`).
-    OpenFlags,
-    /// `mmap`/`mprotect` protection (`PROT_READ|PROT_EXEC`).
-    Prot,
-    /// `mmap` flags (`MAP_PRIVATE|MAP_ANONYMOUS`).
-    MapFlags,
-    /// `access` mode (`F_OK`, `R_OK|X_OK`).
-    Mode,
-    /// A descriptor passed as a 32-bit int (`mmap`'s: -1 for none).
-    Fd,
+pub mod decode;
+pub mod line;
+pub mod structs;
+pub mod xlat;
+
+pub use line::Line;
+
+/// Appends `name(arguments)` of `call` as known before the call (the arguments the kernel
+/// reads; the ones it writes follow with [`finish`]).
+pub fn describe(line: &mut Line, call: &Syscall) -> decode::Pending {
+    decode::name(line, call);
+    line.s("(");
+    decode::enter(line, call)
 }
 
-use Arg::{DirFd, Fd, Hex, Int, MapFlags, Mode, OpenFlags, Prot, Str};
-
-/// Appends the names of the bits of `v` found in `names` (`|`-separated), and what is left in
-/// hexadecimal; `zero` when `v` is 0.
-pub fn flags(line: &mut Line, v: u64, names: &[(u64, &str)], zero: &str) {
-    if v == 0 {
-        line.push(zero.as_bytes());
-        return;
+/// Appends the arguments the kernel wrote, `)`, and ` = result` with its newline.
+pub fn finish(line: &mut Line, call: &Syscall, pending: decode::Pending, r: i64) {
+    if pending.more {
+        decode::exit(line, call, r, pending);
     }
-    let mut left = v;
-    let mut first = true;
-    for &(bit, name) in names {
-        if bit != 0 && left & bit == bit {
-            if !first {
-                line.push(b"|");
-            }
-            line.push(name.as_bytes());
-            left &= !bit;
-            first = false;
-        }
-    }
-    if left != 0 {
-        if !first {
-            line.push(b"|");
-        }
-        line.hex(left);
-    }
-}
-
-const OPEN_FLAGS: &[(u64, &str)] = &[
-    (0o1, "O_WRONLY"),
-    (0o2, "O_RDWR"),
-    (0o100, "O_CREAT"),
-    (0o200, "O_EXCL"),
-    (0o400, "O_NOCTTY"),
-    (0o1000, "O_TRUNC"),
-    (0o2000, "O_APPEND"),
-    (0o4000, "O_NONBLOCK"),
-    (0o10000, "O_DSYNC"),
-    (0o20000, "O_ASYNC"),
-    (0o40000, "O_DIRECT"),
-    (0o200000, "O_DIRECTORY"),
-    (0o400000, "O_NOFOLLOW"),
-    (0o1000000, "O_NOATIME"),
-    (0o2000000, "O_CLOEXEC"),
-    (0o10000000, "O_PATH"),
-];
-const PROT: &[(u64, &str)] = &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")];
-const MAP_FLAGS: &[(u64, &str)] = &[
-    (0x01, "MAP_SHARED"),
-    (0x02, "MAP_PRIVATE"),
-    (0x10, "MAP_FIXED"),
-    (0x20, "MAP_ANONYMOUS"),
-    (0x100, "MAP_GROWSDOWN"),
-    (0x800, "MAP_DENYWRITE"),
-    (0x2000, "MAP_LOCKED"),
-    (0x4000, "MAP_NORESERVE"),
-    (0x8000, "MAP_POPULATE"),
-    (0x20000, "MAP_STACK"),
-    (0x100000, "MAP_FIXED_NOREPLACE"),
-];
-const ACCESS_MODE: &[(u64, &str)] = &[(4, "R_OK"), (2, "W_OK"), (1, "X_OK")];
-
-/// Appends `open` flags: the access mode first (`O_RDONLY` is 0), then the others.
-fn open_flags(line: &mut Line, v: u64) {
-    if v & 3 == 0 {
-        line.push(b"O_RDONLY");
-        if v != 0 {
-            line.push(b"|");
-            flags(line, v, OPEN_FLAGS, "");
-        }
-    } else {
-        flags(line, v, OPEN_FLAGS, "O_RDONLY");
-    }
-}
-
-/// The arguments of the common system calls (others: all six in hexadecimal).
-pub fn arguments(nr: i64) -> Option<&'static [Arg]> {
-    Some(match nr {
-        0 | 1 => &[Int, Hex, Int],                     // read, write
-        2 => &[Str, OpenFlags, Hex],                   // open
-        3 => &[Int],                                   // close
-        4 | 6 => &[Str, Hex],                          // stat, lstat
-        5 => &[Int, Hex],                              // fstat
-        8 => &[Int, Int, Int],                         // lseek
-        9 => &[Hex, Int, Prot, MapFlags, Fd, Hex],     // mmap
-        10 => &[Hex, Int, Prot],                       // mprotect
-        11 => &[Hex, Int],                             // munmap
-        12 => &[Hex],                                  // brk
-        13 => &[Int, Hex, Hex, Int],                   // rt_sigaction
-        14 => &[Int, Hex, Hex, Int],                   // rt_sigprocmask
-        16 => &[Int, Hex, Hex],                        // ioctl
-        17 | 18 => &[Int, Hex, Int, Int],              // pread64, pwrite64
-        21 => &[Str, Mode],                            // access
-        32 => &[Int],                                  // dup
-        33 => &[Int, Int],                             // dup2
-        39 | 102 | 104 | 107 | 108 | 110 | 186 => &[], // getpid, getuid, getgid, ...
-        59 => &[Str, Hex, Hex],                        // execve
-        60 | 231 => &[Int],                            // exit, exit_group
-        61 => &[Int, Hex, Hex, Hex],                   // wait4
-        62 => &[Int, Int],                             // kill
-        72 => &[Int, Int, Hex],                        // fcntl
-        79 => &[Hex, Int],                             // getcwd
-        80 => &[Str],                                  // chdir
-        82 => &[Str, Str],                             // rename
-        83 => &[Str, Hex],                             // mkdir
-        84 | 87 => &[Str],                             // rmdir, unlink
-        89 => &[Str, Hex, Int],                        // readlink
-        137 => &[Str, Hex],                            // statfs
-        158 => &[Hex, Hex],                            // arch_prctl
-        191 | 192 => &[Str, Str, Hex, Int],            // getxattr, lgetxattr
-        193 => &[Int, Str, Hex, Int],                  // fgetxattr
-        194 | 195 => &[Str, Hex, Int],                 // listxattr, llistxattr
-        217 => &[Int, Hex, Int],                       // getdents64
-        218 => &[Hex],                                 // set_tid_address
-        257 => &[DirFd, Str, OpenFlags, Hex],          // openat
-        262 => &[DirFd, Str, Hex, Hex],                // newfstatat
-        263 => &[DirFd, Str, Hex],                     // unlinkat
-        267 => &[DirFd, Str, Hex, Int],                // readlinkat
-        269 | 439 => &[DirFd, Str, Mode, Hex],         // faccessat, faccessat2
-        273 => &[Hex, Int],                            // set_robust_list
-        293 => &[Hex, Hex],                            // pipe2
-        302 => &[Int, Int, Hex, Hex],                  // prlimit64
-        318 => &[Hex, Int, Hex],                       // getrandom
-        332 => &[DirFd, Str, Hex, Hex, Hex],           // statx
-        334 => &[Hex, Int, Hex, Hex],                  // rseq
-        _ => return None,
-    })
-}
-
-/// A line being built in a fixed buffer (no allocation on the hook path).
-pub struct Line {
-    buf: [u8; 1024],
-    len: usize,
-}
-
-impl Default for Line {
-    fn default() -> Line {
-        Line {
-            buf: [0; 1024],
-            len: 0,
-        }
-    }
-}
-
-impl Line {
-    /// Appends bytes (cut at the buffer's end).
-    pub fn push(&mut self, b: &[u8]) {
-        let n = b.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
-        self.len += n;
-    }
-
-    /// Appends a decimal number.
-    pub fn int(&mut self, v: i64) {
-        let mut d = [0u8; 24];
-        let mut i = d.len();
-        let mut u = v.unsigned_abs();
-        loop {
-            i -= 1;
-            d[i] = b'0' + (u % 10) as u8;
-            u /= 10;
-            if u == 0 {
-                break;
-            }
-        }
-        if v < 0 {
-            i -= 1;
-            d[i] = b'-';
-        }
-        self.push(&d[i..]);
-    }
-
-    /// Appends `0x` and a hexadecimal number.
-    pub fn hex(&mut self, v: u64) {
-        let mut d = [0u8; 16];
-        let mut i = d.len();
-        let mut u = v;
-        loop {
-            i -= 1;
-            d[i] = b"0123456789abcdef"[(u & 15) as usize];
-            u >>= 4;
-            if u == 0 {
-                break;
-            }
-        }
-        self.push(b"0x");
-        self.push(&d[i..]);
-    }
-
-    /// Appends a C string in quotes, escaped like strace, at most 256 bytes.
-    ///
-    /// # Safety
-    /// `p` must be null or point at a readable C string.
-    pub unsafe fn cstr(&mut self, p: u64) {
-        if p == 0 {
-            self.push(b"NULL");
-            return;
-        }
-        self.push(b"\"");
-        for i in 0..256 {
-            // SAFETY: the caller's contract: readable up to its NUL.
-            let c = unsafe { *((p + i) as *const u8) };
-            match c {
-                0 => break,
-                b'"' => self.push(b"\\\""),
-                b'\\' => self.push(b"\\\\"),
-                b'\n' => self.push(b"\\n"),
-                b'\t' => self.push(b"\\t"),
-                0x20..=0x7e => self.push(&[c]),
-                _ => {
-                    self.push(b"\\x");
-                    self.push(&[
-                        b"0123456789abcdef"[(c >> 4) as usize],
-                        b"0123456789abcdef"[(c & 15) as usize],
-                    ]);
-                }
-            }
-        }
-        self.push(b"\"");
-    }
-
-    /// The bytes so far.
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-/// Appends `name(arguments)` of `call` to `line`.
-///
-/// # Safety
-/// The call's string arguments must be readable (they are the program's, about to be used by
-/// the kernel).
-pub unsafe fn describe(line: &mut Line, call: &Syscall) {
-    line.push(call.name().unwrap_or("syscall").as_bytes());
-    if call.name().is_none() {
-        line.push(b"_");
-        line.int(call.nr);
-    }
-    line.push(b"(");
-    let kinds = arguments(call.nr).unwrap_or(&[Hex, Hex, Hex, Hex, Hex, Hex]);
-    for (i, k) in kinds.iter().enumerate() {
-        if i > 0 {
-            line.push(b", ");
-        }
-        let v = call.args[i];
-        match k {
-            Int => line.int(v),
-            Hex => line.hex(v as u64),
-            // SAFETY: the caller's contract.
-            Str => unsafe { line.cstr(v as u64) },
-            DirFd if v as i32 == libc::AT_FDCWD => line.push(b"AT_FDCWD"),
-            DirFd => line.int(v),
-            OpenFlags => open_flags(line, v as u64),
-            Prot => flags(line, v as u64, PROT, "PROT_NONE"),
-            MapFlags => flags(line, v as u64, MAP_FLAGS, "0"),
-            Mode => flags(line, v as u64, ACCESS_MODE, "F_OK"),
-            Fd => line.int(i64::from(v as i32)),
-        }
-    }
-    line.push(b")");
-}
-
-/// Appends ` = result`, with the errno's name and description for an error.
-pub fn result(line: &mut Line, r: i64) {
-    line.push(b" = ");
-    if (-4095..0).contains(&r) {
-        line.push(b"-1 ");
-        let e = syscalls::Errno::new(-r as i32);
-        match (e.name(), e.description()) {
-            (Some(n), Some(d)) => {
-                line.push(n.as_bytes());
-                line.push(b" (");
-                line.push(d.as_bytes());
-                line.push(b")");
-            }
-            _ => {
-                line.push(b"errno ");
-                line.int(-r);
-            }
-        }
-    } else if r > 0xffff {
-        line.hex(r as u64);
-    } else {
-        line.int(r);
-    }
-    line.push(b"\n");
+    line.end_args();
+    line.s(")");
+    decode::result(line, call, r);
 }
 
 /// Where lines go: a copy of stderr made at start-up, or the trace file (`FILE_NAME`, opened
@@ -367,11 +121,27 @@ fn output(next: Next) -> i32 {
     if cur >= 0 && (!per_process || FILE_PID.load(Ordering::Relaxed) == pid) {
         return cur as i32;
     }
-    let mut path = name.clone();
+    // The name, the pid for a per-process file, and a NUL, built without allocating.
+    let mut path = [0u8; 4200];
+    let n = name.len().min(4096);
+    path[..n].copy_from_slice(&name[..n]);
+    let mut len = n;
     if per_process {
-        path.extend_from_slice(pid.to_string().as_bytes());
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = pid.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        path[len..len + digits.len() - i].copy_from_slice(&digits[i..]);
+        len += digits.len() - i;
     }
-    path.push(0);
+    path[len] = 0;
     // SAFETY: open with a NUL-terminated path (the hook's own call: not traced).
     let fd = unsafe {
         libc::open(
@@ -435,27 +205,31 @@ impl Hook for Trace {
     fn syscall(&self, call: Syscall, next: Next) -> i64 {
         let mut line = Line::default();
         line.int(tid());
-        line.push(b" ");
-        // SAFETY: the program's own arguments, about to be read by the kernel.
-        unsafe { describe(&mut line, &call) };
-        if matches!(call.nr, 59 | 60 | 231 | 322) {
-            // May not return: printed first.
-            let mut first = Line::default();
-            first.push(line.bytes());
-            first.push(b" = ?\n");
-            emit(&first, next);
+        line.s(" ");
+        let pending = describe(&mut line, &call);
+        if decode::may_not_return(call.nr) {
+            // Printed first, with what is known before the call.
+            line.end_args();
+            line.s(") = ?\n");
+            emit(&line, next);
             let r = next.call(call);
-            let mut failed = Line::default();
-            failed.int(tid());
-            failed.push(b" <... ");
-            failed.push(call.name().unwrap_or("syscall").as_bytes());
-            failed.push(b" resumed>");
-            result(&mut failed, r);
-            emit(&failed, next);
+            // It returned, so it failed.
+            line.clear();
+            line.int(tid());
+            line.s(" <... ");
+            decode::name(&mut line, &call);
+            line.s(" resumed>");
+            line.end_args();
+            decode::result(&mut line, &call, r);
+            emit(&line, next);
             return r;
         }
         let r = next.call(call);
-        result(&mut line, r);
+        if r == 0 && decode::forks(call.nr) {
+            // The child of fork or vfork: the parent prints the call.
+            return r;
+        }
+        finish(&mut line, &call, pending, r);
         emit(&line, next);
         r
     }
@@ -467,36 +241,240 @@ hook_sdk::zpoline_hook!(Trace);
 mod tests {
     use super::*;
 
+    /// Counts the allocations of each thread, to check that describing a call allocates
+    /// nothing.
+    struct Counting;
+
+    thread_local! {
+        static ALLOCATIONS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
+
+    // SAFETY: forwards to the system allocator.
+    unsafe impl std::alloc::GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + 1));
+            // SAFETY: the caller's layout.
+            unsafe { std::alloc::System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            // SAFETY: allocated by `alloc` above.
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    fn trace(call: Syscall, r: i64) -> String {
+        let mut l = Line::default();
+        let p = describe(&mut l, &call);
+        finish(&mut l, &call, p, r);
+        String::from_utf8(l.bytes().to_vec()).unwrap()
+    }
+
     #[test]
     fn lines_like_strace() {
         let path = c"/etc/passwd";
-        let mut l = Line::default();
-        let call = Syscall {
-            nr: 257,
-            args: [-100, path.as_ptr() as i64, 0x80000, 0, 0, 0],
-        };
-        // SAFETY: a C string of ours.
-        unsafe { describe(&mut l, &call) };
-        result(&mut l, -2);
+        let call = Syscall::new(257, &[-100, path.as_ptr() as i64, 0x80000]);
         assert_eq!(
-            std::str::from_utf8(l.bytes()).unwrap(),
-            "openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY|O_CLOEXEC, 0x0) = -1 ENOENT (No such file or directory)\n"
+            trace(call, -2),
+            "openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)\n"
         );
-        let mut l = Line::default();
-        // SAFETY: no string argument.
-        unsafe {
-            describe(
-                &mut l,
-                &Syscall {
-                    nr: 1,
-                    args: [1, 0x1000, 5, 0, 0, 0],
-                },
+        let call = Syscall::new(257, &[3, path.as_ptr() as i64, 0o1101, 0o644]);
+        assert_eq!(
+            trace(call, 4),
+            "openat(3, \"/etc/passwd\", O_WRONLY|O_CREAT|O_TRUNC, 0644) = 4\n"
+        );
+        let data = b"hello\n";
+        let call = Syscall::new(1, &[1, data.as_ptr() as i64, 6]);
+        assert_eq!(trace(call, 6), "write(1, \"hello\\n\", 6) = 6\n");
+        let call = Syscall::new(3, &[3]);
+        assert_eq!(trace(call, 0), "close(3) = 0\n");
+        let call = Syscall::new(9, &[0, 8192, 3, 0x22, -1, 0]);
+        assert_eq!(
+            trace(call, 0x7f00_0000_0000),
+            "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\n"
+        );
+        assert_eq!(trace(Syscall::new(39, &[]), 42), "getpid() = 42\n");
+        assert_eq!(
+            trace(Syscall::new(158, &[0x1002, 0x7f00_1000]), 0),
+            "arch_prctl(ARCH_SET_FS, 0x7f001000) = 0\n"
+        );
+    }
+
+    #[test]
+    fn buffers_after_the_call() {
+        // What a read put in the buffer, up to its result.
+        let buf = *b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let call = Syscall::new(0, &[3, buf.as_ptr() as i64, 4096]);
+        assert_eq!(
+            trace(call, 36),
+            "read(3, \"abcdefghijklmnopqrstuvwxyz012345\"..., 4096) = 36\n"
+        );
+        assert_eq!(trace(call, 3), "read(3, \"abc\", 4096) = 3\n");
+        assert_eq!(
+            trace(call, -9),
+            format!(
+                "read(3, {:#x}, 4096) = -1 EBADF (Bad file descriptor)\n",
+                buf.as_ptr() as u64
             )
-        };
-        result(&mut l, 5);
+        );
+    }
+
+    #[test]
+    fn stat_structures() {
+        // SAFETY: all-zero is a valid struct stat.
+        let mut st: libc::stat = unsafe { core::mem::zeroed() };
+        st.st_mode = 0o100644;
+        st.st_size = 5;
+        let e = c"";
+        let call = Syscall::new(262, &[3, e.as_ptr() as i64, &st as *const _ as i64, 0x1000]);
+        assert_eq!(
+            trace(call, 0),
+            "newfstatat(3, \"\", {st_mode=S_IFREG|0644, st_size=5, ...}, AT_EMPTY_PATH) = 0\n"
+        );
+        let call = Syscall::new(5, &[0, &st as *const _ as i64]);
+        assert_eq!(
+            trace(call, 0),
+            "fstat(0, {st_mode=S_IFREG|0644, st_size=5, ...}) = 0\n"
+        );
+    }
+
+    #[test]
+    fn signals_and_ioctls() {
+        let set: u64 = 1 << 16;
+        let call = Syscall::new(14, &[0, &set as *const u64 as i64, 0, 8]);
+        assert_eq!(
+            trace(call, 0),
+            "rt_sigprocmask(SIG_BLOCK, [CHLD], NULL, 8) = 0\n"
+        );
+        let call = Syscall::new(16, &[1, 0x5401, 0x1000]);
+        assert_eq!(
+            trace(call, -25),
+            "ioctl(1, TCGETS, 0x1000) = -1 ENOTTY (Inappropriate ioctl for device)\n"
+        );
+        let ws: [u16; 4] = [24, 80, 0, 0];
+        let call = Syscall::new(16, &[1, 0x5413, ws.as_ptr() as i64]);
+        assert_eq!(
+            trace(call, 0),
+            "ioctl(1, TIOCGWINSZ, {ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}) = 0\n"
+        );
+        let call = Syscall::new(62, &[123, 15]);
+        assert_eq!(trace(call, 0), "kill(123, SIGTERM) = 0\n");
+    }
+
+    #[test]
+    fn execve_and_clone() {
+        let (a, b) = (c"/bin/ls", c"-la");
+        let argv = [a.as_ptr() as u64, b.as_ptr() as u64, 0];
+        let envp = [b.as_ptr() as u64, b.as_ptr() as u64, 0];
+        let call = Syscall::new(
+            59,
+            &[
+                a.as_ptr() as i64,
+                argv.as_ptr() as i64,
+                envp.as_ptr() as i64,
+            ],
+        );
+        let mut l = Line::default();
+        describe(&mut l, &call);
         assert_eq!(
             std::str::from_utf8(l.bytes()).unwrap(),
-            "write(1, 0x1000, 5) = 5\n"
+            format!(
+                "execve(\"/bin/ls\", [\"/bin/ls\", \"-la\"], {:#x} /* 2 vars */",
+                envp.as_ptr() as u64
+            )
         );
+        let call = Syscall::new(56, &[0x0120_0011, 0, 0, 0x7f00_0a10, 0]);
+        assert_eq!(
+            trace(call, 77),
+            "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, \
+             child_tidptr=0x7f000a10) = 77\n"
+        );
+    }
+
+    #[test]
+    fn nothing_is_allocated() {
+        // Calls of every kind of decoder, with structures and strings of this thread's.
+        let path = c"/etc/passwd";
+        let data = *b"0123456789abcdefghijklmnopqrstuvwxyz";
+        // SAFETY: all-zero is a valid struct stat.
+        let st: libc::stat = unsafe { core::mem::zeroed() };
+        let act: [u64; 4] = [1, 0x0400_0000, 0x1000, 1 << 3];
+        let argv = [path.as_ptr() as u64, 0];
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as u16,
+            sin_port: 80u16.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: 0x0100_007f,
+            },
+            sin_zero: [0; 8],
+        };
+        let mut un = [0u8; 110];
+        un[0] = 1;
+        un[2..8].copy_from_slice(b"/run/x");
+        let t: [u32; 9] = [0o2400, 5, 0o277, 0o105073, 0, 0, 0, 0, 0];
+        let p = |x: *const u8| x as i64;
+        let calls = [
+            (
+                Syscall::new(257, &[-100, p(path.as_ptr().cast()), 0o1101, 0o644]),
+                3,
+            ),
+            (Syscall::new(0, &[3, p(data.as_ptr()), 4096]), 36),
+            (Syscall::new(1, &[1, p(data.as_ptr()), 36]), 36),
+            (
+                Syscall::new(
+                    262,
+                    &[
+                        3,
+                        p(c"".as_ptr().cast()),
+                        p((&st as *const libc::stat).cast()),
+                        0x1000,
+                    ],
+                ),
+                0,
+            ),
+            (
+                Syscall::new(13, &[2, p(act.as_ptr().cast()), p(act.as_ptr().cast()), 8]),
+                0,
+            ),
+            (Syscall::new(14, &[0, p(act.as_ptr().cast()), 0, 8]), 0),
+            (Syscall::new(16, &[0, 0x5401, p(t.as_ptr().cast())]), 0),
+            (
+                Syscall::new(
+                    59,
+                    &[
+                        p(path.as_ptr().cast()),
+                        p(argv.as_ptr().cast()),
+                        p(argv.as_ptr().cast()),
+                    ],
+                ),
+                -2,
+            ),
+            (
+                Syscall::new(42, &[3, p((&sa as *const libc::sockaddr_in).cast()), 16]),
+                0,
+            ),
+            (Syscall::new(42, &[3, p(un.as_ptr()), 110]), -2),
+            (Syscall::new(41, &[2, 0o2000001, 6]), 3),
+            (Syscall::new(56, &[0x0120_0011, 0, 0, 0x1000, 0]), 5),
+            (Syscall::new(158, &[0x1002, 0x1000]), 0),
+            (Syscall::new(318, &[p(data.as_ptr()), 8, 1]), 8),
+            (Syscall::new(999, &[1, 2]), -38),
+        ];
+        let before = ALLOCATIONS.with(|a| a.get());
+        let mut total = 0;
+        for (call, r) in calls {
+            let mut l = Line::default();
+            let pending = describe(&mut l, &call);
+            finish(&mut l, &call, pending, r);
+            total += l.bytes().len();
+        }
+        assert_eq!(
+            ALLOCATIONS.with(|a| a.get()),
+            before,
+            "the hook path allocated"
+        );
+        assert!(total > 500);
     }
 }
