@@ -3,7 +3,7 @@
 //! Each type converts from and to the raw register value ([`Arg`]) and prints the way
 //! `strace` does (`AT_FDCWD`, `"/etc/passwd"`, `O_RDONLY|O_CLOEXEC`, `SIGKILL`).
 
-use core::fmt;
+use core::fmt::{self, Write as _};
 
 use crate::mem;
 
@@ -262,6 +262,12 @@ impl Arg for CStr {
 /// ```
 pub fn write_quoted(f: &mut dyn fmt::Write, bytes: &[u8]) -> fmt::Result {
     f.write_char('"')?;
+    write_escaped(f, bytes)?;
+    f.write_char('"')
+}
+
+/// Writes `bytes` escaped as [`write_quoted`] does, without the quotes.
+fn write_escaped(f: &mut dyn fmt::Write, bytes: &[u8]) -> fmt::Result {
     for &b in bytes {
         match b {
             b'"' => f.write_str("\\\"")?,
@@ -273,19 +279,42 @@ pub fn write_quoted(f: &mut dyn fmt::Write, bytes: &[u8]) -> fmt::Result {
             _ => write!(f, "\\x{b:02x}")?,
         }
     }
-    f.write_char('"')
+    Ok(())
 }
 
 impl fmt::Display for CStr {
+    /// Quoted; read 256 bytes at a time (a small stack frame), at most [`CStr::MAX`]; an
+    /// unreadable pointer prints as its address.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 == 0 {
             return f.write_str("NULL");
         }
-        let mut buf = [0u8; Self::MAX];
-        match self.read(&mut buf) {
-            Some(s) => write_quoted(f, s),
-            None => write!(f, "{:#x}", self.0),
+        let mut chunk = [0u8; 256];
+        let mut done = 0usize;
+        while done < Self::MAX {
+            let want = (Self::MAX - done).min(chunk.len());
+            let Some(got) = mem::read(self.0.wrapping_add(done as u64), &mut chunk[..want]) else {
+                if done == 0 {
+                    return write!(f, "{:#x}", self.0);
+                }
+                // Readable up to here, then not: what was read, and a mark.
+                return f.write_str("\"...");
+            };
+            let end = chunk[..got].iter().position(|&b| b == 0);
+            let part = &chunk[..end.unwrap_or(got)];
+            if done == 0 {
+                f.write_char('"')?;
+            }
+            write_escaped(f, part)?;
+            done += got;
+            if end.is_some() {
+                break;
+            }
+            if got < want {
+                return f.write_str("\"...");
+            }
         }
+        f.write_char('"')
     }
 }
 
@@ -412,6 +441,7 @@ macro_rules! flag_type {
     };
 }
 
+/// In strace's order (its output is what users compare with).
 const O_FLAGS: &[(u64, &str)] = &[
     (0o100, "O_CREAT"),
     (0o200, "O_EXCL"),
@@ -421,15 +451,15 @@ const O_FLAGS: &[(u64, &str)] = &[
     (0o4000, "O_NONBLOCK"),
     (0o4010000, "O_SYNC"),
     (0o10000, "O_DSYNC"),
-    (0o20000, "O_ASYNC"),
     (0o40000, "O_DIRECT"),
     (0o100000, "O_LARGEFILE"),
-    (0o20200000, "O_TMPFILE"),
-    (0o200000, "O_DIRECTORY"),
     (0o400000, "O_NOFOLLOW"),
     (0o1000000, "O_NOATIME"),
     (0o2000000, "O_CLOEXEC"),
     (0o10000000, "O_PATH"),
+    (0o20200000, "O_TMPFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o20000, "O_ASYNC"),
 ];
 
 flag_type!(
@@ -483,7 +513,9 @@ const AT_FLAGS: &[(u64, &str)] = &[
     (0x400, "AT_SYMLINK_FOLLOW"),
     (0x800, "AT_NO_AUTOMOUNT"),
     (0x1000, "AT_EMPTY_PATH"),
-    (0x6000, "AT_STATX_SYNC_TYPE"),
+    (0x2000, "AT_STATX_FORCE_SYNC"),
+    (0x4000, "AT_STATX_DONT_SYNC"),
+    (0x8000, "AT_RECURSIVE"),
 ];
 
 flag_type!(
@@ -508,6 +540,7 @@ const PROT: &[(u64, &str)] = &[
     (1, "PROT_READ"),
     (2, "PROT_WRITE"),
     (4, "PROT_EXEC"),
+    (8, "PROT_SEM"),
     (0x0100_0000, "PROT_GROWSDOWN"),
     (0x0200_0000, "PROT_GROWSUP"),
 ];
@@ -648,6 +681,7 @@ impl fmt::Display for CloneFlags {
 ///
 /// ```
 /// assert_eq!(hook_sdk::args::Mode(0o644).to_string(), "0644");
+/// assert_eq!(hook_sdk::args::Mode(0).to_string(), "000");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Mode(pub u32);
@@ -665,7 +699,12 @@ impl Arg for Mode {
 
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0{:03o}", self.0)
+        // As strace: `0644`, `04755`, `000`.
+        if self.0 == 0 {
+            f.write_str("000")
+        } else {
+            write!(f, "0{:03o}", self.0)
+        }
     }
 }
 
@@ -711,7 +750,7 @@ const SIGNALS: [&str; 32] = [
 /// assert_eq!(Signal(9).name(), Some("SIGKILL"));
 /// assert_eq!(Signal::from_name("SIGTERM"), Some(Signal(15)));
 /// assert_eq!(Signal::from_name("TERM"), Some(Signal(15)));
-/// assert_eq!(Signal(40).to_string(), "SIGRT_6");
+/// assert_eq!(Signal(40).to_string(), "SIGRT_8");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Signal(pub i32);
@@ -750,7 +789,9 @@ impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
             Some(n) => f.write_str(n),
-            None if (34..=64).contains(&self.0) => write!(f, "SIGRT_{}", self.0 - 34),
+            // Real-time signals counted from the kernel's first (32), as strace does.
+            None if self.0 == 32 => f.write_str("SIGRTMIN"),
+            None if (33..=64).contains(&self.0) => write!(f, "SIGRT_{}", self.0 - 32),
             None => write!(f, "{}", self.0),
         }
     }
@@ -834,7 +875,36 @@ mod tests {
             AtFlags(0x200 | 0x1_0000).to_string(),
             "AT_REMOVEDIR|0x10000"
         );
-        assert_eq!(Prot(8).to_string(), "0x8");
+        assert_eq!(Prot(0x10).to_string(), "0x10");
+    }
+
+    #[test]
+    fn long_and_unreadable_strings() {
+        let long = format!("{}\0", "a".repeat(1000));
+        let shown = CStr(long.as_ptr() as u64).to_string();
+        assert_eq!(shown, format!("\"{}\"", "a".repeat(1000)));
+        assert_eq!(CStr(8).to_string(), "0x8");
+        // A string running into an unreadable page: what was readable, and a mark.
+        // SAFETY: a fresh anonymous mapping of ours.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                8192,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        } as *mut u8;
+        // SAFETY: inside the mapping.
+        unsafe {
+            core::ptr::write_bytes(p, b'b', 4096);
+            libc::mprotect(p.add(4096).cast(), 4096, libc::PROT_NONE);
+        }
+        let shown = CStr(p as u64 + 4090).to_string();
+        assert_eq!(shown, "\"bbbbbb\"...");
+        // SAFETY: our mapping.
+        unsafe { libc::munmap(p.cast(), 8192) };
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! let View::Openat(mut o) = call.view() else { unreachable!() };
 //! assert_eq!(o.dirfd, Fd::CWD);
 //! assert_eq!(o.path.to_string_lossy().as_deref(), Some("/etc/hostname"));
-//! assert_eq!(call.view().to_string(), r#"openat(AT_FDCWD, "/etc/hostname", O_RDONLY, 0000)"#);
+//! assert_eq!(call.view().to_string(), r#"openat(AT_FDCWD, "/etc/hostname", O_RDONLY, 000)"#);
 //!
 //! o.flags.0 |= libc::O_CLOEXEC;
 //! assert_eq!(o.to_syscall().args[2], libc::O_CLOEXEC as i64);
@@ -164,7 +164,7 @@ views! {
     /// `statx(dirfd, path, flags, mask, statxbuf)`.
     Statx = SYS_statx { dirfd: Fd, path: CStr, flags: AtFlags, mask: u32, statxbuf: Addr }
     /// `getdents64(fd, dirp, count)`.
-    Getdents64 = SYS_getdents64 { fd: Fd, dirp: Addr, count: usize }
+    Getdents64 = SYS_getdents64 { fd: Fd, dirp: Addr, count: u32 }
     /// `mmap(addr, length, prot, flags, fd, offset)`.
     Mmap = SYS_mmap { addr: Addr, length: usize, prot: Prot, flags: MapFlags, fd: Fd, offset: i64 }
     /// `mprotect(addr, length, prot)`.
