@@ -8,6 +8,12 @@ use core::fmt::{self, Write as _};
 use crate::mem;
 
 /// What an argument is, for tools that look arguments up by name (the `rules` hook).
+///
+/// ```
+/// use hook_sdk::{View, args::ArgKind, libc};
+/// let kinds: Vec<ArgKind> = View::args_of(libc::SYS_read).unwrap().iter().map(|a| a.kind).collect();
+/// assert_eq!(kinds, [ArgKind::Int, ArgKind::Ptr, ArgKind::Int]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgKind {
     /// A number (descriptors, counts, flags, ids, signals).
@@ -19,6 +25,12 @@ pub enum ArgKind {
 }
 
 /// The name and kind of one argument of a typed view.
+///
+/// ```
+/// use hook_sdk::{View, libc};
+/// let flags = View::args_of(libc::SYS_openat).unwrap()[2];
+/// assert_eq!((flags.name, flags.bits, flags.signed), ("flags", 32, true));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArgInfo {
     /// The argument's name, as in the view's field (`path`, `flags`, `fd`).
@@ -50,6 +62,12 @@ impl ArgInfo {
 }
 
 /// A system call argument: built from a register value, and back.
+///
+/// ```
+/// use hook_sdk::args::{Arg, Fd};
+/// assert_eq!(Fd::from_raw(0xffff_ff9c), Fd::CWD); // an int: the low 32 bits
+/// assert_eq!(Fd::CWD.into_raw(), -100);
+/// ```
 pub trait Arg: Copy + fmt::Display {
     /// What the argument holds.
     const KIND: ArgKind;
@@ -93,6 +111,10 @@ pub struct Fd(pub i32);
 
 impl Fd {
     /// `AT_FDCWD`: relative to the current directory.
+    ///
+    /// ```
+    /// assert_eq!(hook_sdk::args::Fd::CWD.0, hook_sdk::libc::AT_FDCWD);
+    /// ```
     pub const CWD: Fd = Fd(libc::AT_FDCWD);
 }
 
@@ -130,6 +152,10 @@ pub struct Addr(pub u64);
 
 impl Addr {
     /// Whether the pointer is null.
+    ///
+    /// ```
+    /// assert!(hook_sdk::args::Addr(0).is_null());
+    /// ```
     pub fn is_null(self) -> bool {
         self.0 == 0
     }
@@ -212,6 +238,13 @@ impl CStr {
 
     /// Reads the string into `buf` (without its NUL); `None` when unreadable or longer than
     /// `buf`. Allocates nothing.
+    ///
+    /// ```
+    /// let p = hook_sdk::args::CStr(c"/etc/passwd".as_ptr() as u64);
+    /// let mut buf = [0u8; 64];
+    /// assert!(p.read(&mut buf).is_some_and(|s| s.ends_with(b"passwd")));
+    /// assert_eq!(p.read(&mut buf[..4]), None); // does not fit
+    /// ```
     pub fn read(self, buf: &mut [u8]) -> Option<&[u8]> {
         mem::read_cstr(self.0, buf)
     }
@@ -333,6 +366,12 @@ pub struct StrArray(pub u64);
 
 impl StrArray {
     /// The `i`-th pointer, `Some(0)` at the end, `None` when unreadable.
+    ///
+    /// ```
+    /// let argv = [c"ls".as_ptr() as u64, 0];
+    /// let a = hook_sdk::args::StrArray(argv.as_ptr() as u64);
+    /// assert_eq!(a.get(1), Some(0));
+    /// ```
     pub fn get(self, i: usize) -> Option<u64> {
         mem::read_value::<u64>(self.0.wrapping_add(8 * i as u64))
     }
@@ -656,6 +695,11 @@ flag_type!(
 
 impl CloneFlags {
     /// The signal sent to the parent when the child ends (0 for none).
+    ///
+    /// ```
+    /// use hook_sdk::args::{CloneFlags, Signal};
+    /// assert_eq!(CloneFlags(0x11).exit_signal(), Signal(17)); // SIGCHLD
+    /// ```
     pub fn exit_signal(self) -> Signal {
         Signal((self.0 & 0xff) as i32)
     }
@@ -810,6 +854,15 @@ pub enum SockAddr {
 
 impl SockAddr {
     /// Reads a socket address of `len` bytes at `addr`.
+    ///
+    /// ```
+    /// use hook_sdk::args::SockAddr;
+    /// let mut raw = [0u8; 16];
+    /// raw[..2].copy_from_slice(&(hook_sdk::libc::AF_UNIX as u16).to_ne_bytes());
+    /// raw[2..7].copy_from_slice(b"/x.s\0");
+    /// assert_eq!(SockAddr::read(raw.as_ptr() as u64, 16), Some(SockAddr::Unix(b"/x.s".to_vec())));
+    /// assert_eq!(SockAddr::read(0, 16), None);
+    /// ```
     pub fn read(addr: u64, len: u32) -> Option<SockAddr> {
         let mut raw = [0u8; core::mem::size_of::<libc::sockaddr_storage>()];
         let len = (len as usize).min(raw.len());

@@ -275,6 +275,13 @@ pub fn exe() -> Option<&'static [u8]> {
 }
 
 /// What [`Hook::before`] decides.
+///
+/// ```
+/// use hook_sdk::{Action, Errno};
+/// let refuse = Action::fail(Errno::EACCES);
+/// assert_eq!(refuse, Action::Return(-13));
+/// assert_ne!(refuse, Action::Continue);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Make the call (with the arguments as `before` left them).

@@ -70,6 +70,7 @@ pub fn read(addr: u64, buf: &mut [u8]) -> Option<usize> {
 /// // SAFETY: our own array, not borrowed elsewhere.
 /// assert_eq!(unsafe { hook_sdk::mem::write(target.as_mut_ptr() as u64, b"abcd") }, Some(4));
 /// assert_eq!(&target, b"abcd");
+/// // SAFETY: address 0 is not memory anyone holds a reference to (the write fails).
 /// assert_eq!(unsafe { hook_sdk::mem::write(0, b"x") }, None);
 /// ```
 ///
@@ -128,6 +129,16 @@ pub fn read_value<T: Copy + FromBytes>(addr: u64) -> Option<T> {
 
 /// Types for which every bit pattern is a valid value (plain integers and C structs of
 /// them), so that [`read_value`] may build them from the program's bytes.
+///
+/// ```
+/// // struct stat is plain data: read one the kernel filled.
+/// // SAFETY: all-zero is a valid struct stat.
+/// let mut st: hook_sdk::libc::stat = unsafe { std::mem::zeroed() };
+/// // SAFETY: a C string and a struct stat of ours.
+/// unsafe { hook_sdk::libc::stat(c"/".as_ptr(), &mut st) };
+/// let copy = hook_sdk::mem::read_value::<hook_sdk::libc::stat>(&st as *const _ as u64).unwrap();
+/// assert_eq!(copy.st_ino, st.st_ino);
+/// ```
 ///
 /// # Safety
 /// Implement only for types with no invalid bit patterns and no padding-sensitive invariants.

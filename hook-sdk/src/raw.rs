@@ -12,6 +12,7 @@ use core::arch::asm;
 ///
 /// ```
 /// // getpid(2) straight to the kernel.
+/// // SAFETY: getpid takes no arguments and changes nothing.
 /// let pid = unsafe { hook_sdk::raw::syscall(hook_sdk::libc::SYS_getpid, [0; 6]) };
 /// assert_eq!(pid, std::process::id() as i64);
 /// ```
@@ -75,6 +76,7 @@ pub fn getppid() -> i32 {
 /// The real user id.
 ///
 /// ```
+/// // SAFETY: getuid has no preconditions.
 /// assert_eq!(hook_sdk::raw::getuid(), unsafe { hook_sdk::libc::getuid() });
 /// ```
 pub fn getuid() -> u32 {

@@ -96,6 +96,12 @@ macro_rules! views {
 
         impl View {
             /// Decodes `call`.
+            ///
+            /// ```
+            /// use hook_sdk::{Syscall, View, args::Fd, libc};
+            /// let v = View::of(&Syscall::new(libc::SYS_kill, &[42, 15]));
+            /// assert_eq!(v.to_string(), "kill(42, SIGTERM)");
+            /// ```
             pub fn of(call: &Syscall) -> View {
                 $( if call.nr == libc::$sys { return View::$name($name::decode(&call.args)); } )*
                 View::Other(*call)
@@ -103,6 +109,13 @@ macro_rules! views {
 
             /// The call again, with the view's (possibly changed) arguments. The registers a
             /// view does not name are 0, except for [`View::Other`].
+            ///
+            /// ```
+            /// use hook_sdk::{Syscall, View, args::Fd, libc};
+            /// let View::Close(mut c) = View::of(&Syscall::new(libc::SYS_close, &[3])) else { panic!() };
+            /// c.fd = Fd(4);
+            /// assert_eq!(View::Close(c).to_syscall(), Syscall::new(libc::SYS_close, &[4]));
+            /// ```
             pub fn to_syscall(&self) -> Syscall {
                 match self {
                     $( View::$name(v) => v.to_syscall(), )*
