@@ -24,7 +24,7 @@ use crate::consts;
 use crate::expr::{self, Expr, Kind, Scope};
 use crate::format::Format;
 
-/// Ids of the variables every rule may use (named arguments start at [`NAMED`]).
+/// Ids of the variables every rule may use (named arguments start at [`NAMED`](var::NAMED)).
 pub mod var {
     /// `syscall`: the call's name.
     pub const SYSCALL: u16 = 0;
