@@ -204,3 +204,48 @@ fn python_trace_matches_strace() {
     let n = compare(python3(), &["-c", "print(1)"]);
     assert!(n > 100, "only {n} calls traced");
 }
+
+/// 32 threads making system calls at once, traced to one file: every line is whole (one
+/// `write` per line), and each is attributed to the thread that made the call (the tid a
+/// thread's own `gettid` returned is the tid its lines start with).
+#[test]
+fn concurrent_threads_are_traced_line_by_line_with_their_own_tids() {
+    let prog = compile_program("threads");
+    let scratch = Scratch::new("trace-threads");
+    let file = scratch.join("trace.txt");
+    for preload in [false, true] {
+        let _ = std::fs::remove_file(&file);
+        let cmd = Cmd::new(&prog).arg("200");
+        let o = if preload {
+            cmd.env("ZPOLINE_TRACE_FILE", &file)
+                .run(&Mode::Hook(release_artifact("libzphook_trace.so")))
+        } else {
+            let mut opt = std::ffi::OsString::from("--trace=");
+            opt.push(&file);
+            cmd.run(&Mode::Run(vec![opt]))
+        };
+        o.assert_success("threads under the trace");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut gettids = 0;
+        let mut tids = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let (tid, rest) = line
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("a line without a tid: {line:?}"));
+            let tid: i64 = tid
+                .parse()
+                .unwrap_or_else(|_| panic!("a line that does not start with a tid: {line:?}"));
+            assert!(
+                rest.contains(" = ") && rest.contains('('),
+                "a broken line (mixed with another?): {line:?}"
+            );
+            tids.insert(tid);
+            if let Some(r) = rest.strip_prefix("gettid() = ") {
+                assert_eq!(r.parse::<i64>().ok(), Some(tid), "{line}");
+                gettids += 1;
+            }
+        }
+        assert!(tids.len() >= 33, "{} threads in the trace", tids.len());
+        assert!(gettids >= 32 * 200, "{gettids} gettid lines");
+    }
+}
