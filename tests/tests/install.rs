@@ -24,6 +24,10 @@ fn installed_header_pkg_config_and_launcher_work_together() {
     for f in [
         "usr/bin/zpoline",
         "usr/lib/zpoline/libzpoline.so",
+        "usr/lib/zpoline/libzphook_basic.so",
+        "usr/lib/zpoline/libzphook_count.so",
+        "usr/lib/zpoline/libzphook_trace.so",
+        "usr/lib/zpoline/libzphook_rules.so",
         "usr/include/zpoline.h",
         "usr/lib/pkgconfig/zpoline.pc",
     ] {
@@ -63,4 +67,18 @@ fn installed_header_pkg_config_and_launcher_work_together() {
         .run(&Mode::Native);
     o.assert_success("the installed launcher with a C hook");
     assert_eq!(o.stdout, "4242\n", "{}", o.report());
+    // The installed launcher finds the installed rules hook.
+    let rules = scratch.join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nsyscalls = [\"getppid\"]\naction = \"return\"\nvalue = 7\nquiet = true\n",
+    )
+    .unwrap();
+    let o = Cmd::new(dest.join("usr/bin/zpoline"))
+        .args(["run", "--rules"])
+        .arg(&rules)
+        .args(["--", "/bin/sh", "-c", "echo $PPID"])
+        .run(&Mode::Native);
+    o.assert_success("the installed launcher with --rules");
+    assert_eq!(o.stdout, "7\n", "{}", o.report());
 }
