@@ -446,6 +446,12 @@ pub mod __private {
             ::core::arch::global_asm! {
                 ".pushsection .tbss,\"awT\",@nobits",
                 ".p2align 3",
+                // Global but hidden: found from __hook_init whatever codegen unit each lands
+                // in, never exported; weak: a second definition does not clash.
+                ".weak __zpoline_hook_static_tls",
+                ".hidden __zpoline_hook_static_tls",
+                ".type __zpoline_hook_static_tls, @object",
+                ".size __zpoline_hook_static_tls, 8",
                 "__zpoline_hook_static_tls:",
                 ".zero 8",
                 ".popsection",
