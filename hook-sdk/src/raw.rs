@@ -143,3 +143,72 @@ pub fn thread_name(buf: &mut [u8; 16]) -> &[u8] {
     let n = buf.iter().position(|&b| b == 0).unwrap_or(16);
     &buf[..n]
 }
+
+/// Moves descriptor `fd` out of the program's way: a close-on-exec copy at a high number
+/// (from 1000 down to what `RLIMIT_NOFILE` allows, at least 10), and closes `fd` unless it is
+/// one of the program's standard descriptors (0, 1, 2). Returns the copy, or `None` when `fd`
+/// is not open (stderr closed by the program's parent) or no high number is free: then the
+/// hook must not write, since a number it would use may be the program's next file.
+///
+/// Hooks that print (trace, count, rules) keep their output there: the program's stderr may
+/// be closed at exit, or replaced; the program's own files take the lowest free numbers.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let f = std::fs::File::open("/dev/null").unwrap();
+/// let copy = hook_sdk::raw::private_fd(f.as_raw_fd()).unwrap();
+/// assert!(copy >= 10);
+/// std::mem::forget(f); // private_fd closed it
+/// assert_eq!(hook_sdk::raw::private_fd(-1), None);
+/// ```
+pub fn private_fd(fd: i32) -> Option<i32> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit into our struct.
+    let soft = if unsafe {
+        syscall(
+            libc::SYS_getrlimit,
+            [
+                libc::RLIMIT_NOFILE as i64,
+                &mut lim as *mut _ as i64,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    } == 0
+    {
+        lim.rlim_cur.min(1 << 20) as i64
+    } else {
+        1024
+    };
+    // The highest few numbers below the limit, or 1000 when the limit allows: as far from the
+    // program's own numbers as possible.
+    let candidates = [1000i64, soft * 3 / 4, soft / 2, 10];
+    for min in candidates {
+        if min < 10 || min >= soft {
+            continue;
+        }
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor number; the kernel checks it.
+        let r = unsafe {
+            syscall(
+                libc::SYS_fcntl,
+                [fd as i64, libc::F_DUPFD_CLOEXEC as i64, min, 0, 0, 0],
+            )
+        };
+        if r >= 0 {
+            if fd > 2 {
+                // SAFETY: the caller's descriptor, replaced by the copy.
+                unsafe { syscall(libc::SYS_close, [fd as i64, 0, 0, 0, 0, 0]) };
+            }
+            return Some(r as i32);
+        }
+        if r == -(libc::EBADF as i64) {
+            return None;
+        }
+    }
+    None
+}

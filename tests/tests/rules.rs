@@ -376,3 +376,54 @@ action = "log"
     o.assert_success("cat with ulimit -n 512");
     assert!(o.stderr.contains("] cat["), "{}", o.report());
 }
+
+/// Values read through pointers: `clone3`'s flags (glibc makes threads with clone3), and the
+/// port and address of `connect`.
+#[test]
+fn clone3_flags_and_connect_addresses() {
+    require_page_zero();
+    let dir = Scratch::new("rules-derived");
+    let rules = write_rules(
+        &dir,
+        r#"
+[[rule]]
+syscalls = ["clone", "clone3"]
+when = 'flags & CLONE_THREAD'
+action = "log"
+format = "THREAD {syscall}"
+
+[[rule]]
+syscalls = ["connect"]
+when = 'family == AF_INET && port == 9 && address == "127.0.0.1"'
+action = "fail"
+errno = "EACCES"
+quiet = true
+"#,
+    );
+    let prog = compile_program("threads");
+    for preload in [false, true] {
+        let o = run(Cmd::new(&prog).arg("10"), &rules, preload);
+        o.assert_success("threads under the rules");
+        assert_eq!(
+            o.stderr.matches("THREAD clone3").count(),
+            32,
+            "{}",
+            o.report()
+        );
+        let o = run(
+            Cmd::new(python3()).args([
+                "-c",
+                "import socket\n\
+                 for port in (9, 10):\n\
+                 \ttry:\n\
+                 \t\tsocket.create_connection(('127.0.0.1', port))\n\
+                 \texcept OSError as e:\n\
+                 \t\tprint(port, e.errno)",
+            ]),
+            &rules,
+            preload,
+        );
+        o.assert_success("python3 connects");
+        assert_eq!(o.stdout, "9 13\n10 111\n", "{}", o.report());
+    }
+}

@@ -249,3 +249,47 @@ fn concurrent_threads_are_traced_line_by_line_with_their_own_tids() {
         assert!(gettids >= 32 * 200, "{gettids} gettid lines");
     }
 }
+
+/// Each line carries the tid of the process that made the call: a fork child's and a vfork
+/// child's getppid are theirs, not their parent's (the hook's libc caches the tid).
+#[test]
+fn fork_and_vfork_children_have_their_own_tids() {
+    let prog = compile_program("forktid");
+    let scratch = Scratch::new("trace-forktid");
+    let file = scratch.join("trace.txt");
+    for preload in [false, true] {
+        let _ = std::fs::remove_file(&file);
+        let o = if preload {
+            Cmd::new(&prog)
+                .env("ZPOLINE_TRACE_FILE", &file)
+                .run(&Mode::Hook(release_artifact("libzphook_trace.so")))
+        } else {
+            let mut opt = std::ffi::OsString::from("--trace=");
+            opt.push(&file);
+            Cmd::new(&prog).run(&Mode::Run(vec![opt]))
+        };
+        o.assert_success("forktid under the trace");
+        let pid = |what: &str| -> String {
+            o.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(what))
+                .unwrap_or_else(|| panic!("no `{what}` in\n{}", o.stdout))
+                .to_string()
+        };
+        let (parent, child, vchild) = (pid("parent "), pid("fork child "), pid("vfork child "));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let getppids: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(" getppid() = "))
+            .collect();
+        assert_eq!(
+            getppids,
+            [
+                format!("{child} getppid() = {parent}"),
+                format!("{vchild} getppid() = {parent}")
+            ],
+            "{}",
+            text
+        );
+    }
+}

@@ -128,7 +128,7 @@ impl Default for Counts {
 
 static COUNTS: Counts = Counts::new();
 /// A copy of stderr made at start-up: programs close their stderr at exit (coreutils do).
-static STDERR: AtomicU64 = AtomicU64::new(2);
+static STDERR: AtomicU64 = AtomicU64::new(u64::MAX);
 
 fn now_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -171,32 +171,104 @@ fn report() {
 /// The counting hook.
 struct Count;
 
+/// The process whose image the counters belong to: a child sharing the memory (`vfork`,
+/// `posix_spawn`) counts into its parent's table and prints none.
+static OWNER: AtomicU64 = AtomicU64::new(0);
+
+fn owner() -> bool {
+    OWNER.load(Ordering::Relaxed) == hook_sdk::raw::getpid() as u64
+}
+
+/// Whether a `fork`/`vfork`/`clone`/`clone3` call makes a child sharing this memory.
+fn shares_memory(call: &Syscall) -> bool {
+    match call.nr {
+        libc::SYS_vfork => true,
+        libc::SYS_clone => call.args[0] & libc::CLONE_VM as i64 != 0,
+        libc::SYS_clone3 => hook_sdk::mem::read_value::<u64>(call.args[0] as u64)
+            .is_some_and(|f| f & libc::CLONE_VM as u64 != 0),
+        _ => false,
+    }
+}
+
+/// Whether an `execve`/`execveat` will probably succeed: its file exists and may be executed
+/// (`faccessat2(X_OK)`, the hook's own call).
+fn exec_likely(call: &Syscall) -> bool {
+    let (dirfd, path, flags) = if call.nr == libc::SYS_execve {
+        (libc::AT_FDCWD as i64, call.args[0], 0)
+    } else {
+        (
+            call.args[0],
+            call.args[1],
+            call.args[4] & libc::AT_EMPTY_PATH as i64,
+        )
+    };
+    // SAFETY: faccessat2 reads the program's path; the kernel checks the pointer.
+    let r = unsafe {
+        hook_sdk::raw::syscall(
+            libc::SYS_faccessat2,
+            [dirfd, path, libc::X_OK as i64, flags, 0, 0],
+        )
+    };
+    r == 0
+}
+
 impl Hook for Count {
     fn init(&self) -> Result<(), String> {
-        // SAFETY: fcntl duplicating stderr to a number of 1000 or more (closed at exec: the
-        // next image's hook makes its own).
-        let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 1000) };
-        if fd >= 0 {
-            STDERR.store(fd as u64, Ordering::Relaxed);
-        }
+        // A private copy of stderr (closed at exec: the next image's hook makes its own); none
+        // when the program starts with stderr closed.
+        STDERR.store(
+            hook_sdk::raw::private_fd(2).map_or(u64::MAX, |fd| fd as u64),
+            Ordering::Relaxed,
+        );
+        OWNER.store(hook_sdk::raw::getpid() as u64, Ordering::Relaxed);
         Ok(())
     }
 
     fn syscall(&self, call: Syscall, next: Next) -> i64 {
-        if call.nr == libc::SYS_exit_group {
-            COUNTS.record(call.nr, 0, 0);
-            report();
-            return next.call(call);
+        match call.nr {
+            libc::SYS_exit_group => {
+                COUNTS.record(call.nr, 0, 0);
+                if owner() {
+                    report();
+                }
+                return next.call(call);
+            }
+            // They do not come back here: counted before.
+            libc::SYS_exit | libc::SYS_rt_sigreturn => {
+                COUNTS.record(call.nr, 0, 0);
+                return next.call(call);
+            }
+            libc::SYS_execve | libc::SYS_execveat if owner() && exec_likely(&call) => {
+                // The image ends here when the call succeeds (it does not come back): its
+                // table now, and a new count for what follows if it fails after all.
+                // (`execvp` trying the directories of PATH fails the likely check: no table.)
+                COUNTS.record(call.nr, 0, 0);
+                report();
+                COUNTS.reset();
+                let r = next.call(call);
+                COUNTS.record(call.nr, r, 0);
+                return r;
+            }
+            _ => {}
         }
         let t0 = now_ns();
         let r = next.call(call);
-        COUNTS.record(call.nr, r, now_ns().saturating_sub(t0));
-        let fork_like = matches!(call.nr, libc::SYS_fork | libc::SYS_vfork)
-            || (call.nr == libc::SYS_clone && call.args[0] & libc::CLONE_VM as i64 == 0);
-        if r == 0 && fork_like && call.nr != libc::SYS_vfork {
+        let fork_like = matches!(
+            call.nr,
+            libc::SYS_fork | libc::SYS_vfork | libc::SYS_clone | libc::SYS_clone3
+        );
+        if r == 0 && fork_like {
+            if shares_memory(&call) {
+                // The child of vfork (or clone(CLONE_VM) on this stack): the parent counts
+                // the call; the child's calls go into the shared table.
+                return r;
+            }
             // A child with its own memory counts its own calls.
             COUNTS.reset();
+            OWNER.store(hook_sdk::raw::getpid() as u64, Ordering::Relaxed);
+            return r;
         }
+        COUNTS.record(call.nr, r, now_ns().saturating_sub(t0));
         r
     }
 }

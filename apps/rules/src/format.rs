@@ -58,6 +58,27 @@ impl Buf {
         }
     }
 
+    /// Appends `bytes` with control characters escaped (`\n`, `\t`, `\r`, `\\`, others as
+    /// `\xHH`), so that a value (a file name with a newline) cannot split a log line.
+    pub fn push_escaped(&mut self, bytes: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for &b in bytes {
+            match b {
+                b'\n' => self.push(b"\\n"),
+                b'\t' => self.push(b"\\t"),
+                b'\r' => self.push(b"\\r"),
+                b'\\' => self.push(b"\\\\"),
+                0..0x20 | 0x7f => self.push(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]),
+                _ => self.push(&[b]),
+            }
+        }
+    }
+
     /// Ends the text with a newline, replacing its last byte when the buffer is full (a log
     /// line always ends with one, so that the next line does not join it).
     pub fn finish_line(&mut self) {
@@ -255,7 +276,10 @@ impl Format {
                     Some(v) => out.push_int(v),
                     None => out.push(b"?"),
                 },
-                Piece::Str(id) => out.push(env.str(*id).unwrap_or(b"?")),
+                Piece::Str(id) => match env.str(*id) {
+                    Some(v) => out.push_escaped(v),
+                    None => out.push(b"?"),
+                },
             }
         }
     }
@@ -337,6 +361,13 @@ fn placeholder(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn escaped_values_keep_a_line_whole() {
+        let mut b = Buf::new();
+        b.push_escaped(b"a\nb\\c\x01d");
+        assert_eq!(b.as_bytes(), b"a\\nb\\\\c\\x01d");
+    }
+
     use super::*;
     use crate::expr::tests::allocations;
 

@@ -102,6 +102,89 @@ impl<'a> CallEnv<'a> {
         None
     }
 
+    /// The name of named argument `id`.
+    fn name_of(&self, id: u16) -> Option<&'static str> {
+        self.set
+            .arg_names
+            .get(usize::from(id - var::NAMED))
+            .copied()
+    }
+
+    /// The socket address argument of `connect`, `bind`, `sendto`: (pointer, length), read
+    /// into a `sockaddr_storage`.
+    fn sockaddr(&self) -> Option<([u8; 128], usize)> {
+        let c = self.call;
+        let (ptr, len) = match c.nr {
+            libc::SYS_connect | libc::SYS_bind => (c.args[1], c.args[2]),
+            libc::SYS_sendto => (c.args[4], c.args[5]),
+            _ => return None,
+        };
+        let mut raw = [0u8; 128];
+        let len = usize::try_from(len as u32).ok()?.min(raw.len());
+        if ptr == 0 || len < 2 || hook_sdk::mem::read(ptr as u64, &mut raw[..len])? < len {
+            return None;
+        }
+        Some((raw, len))
+    }
+
+    /// A value read through a pointer argument (`rules::DERIVED`): numbers.
+    fn derived_int(&self, id: u16) -> Option<i64> {
+        let c = self.call;
+        match (c.nr, self.name_of(id)?) {
+            (libc::SYS_clone3, "flags") => {
+                hook_sdk::mem::read_value::<u64>(c.args[0] as u64).map(|f| f as i64)
+            }
+            (_, "family") => {
+                let (raw, _) = self.sockaddr()?;
+                Some(i64::from(u16::from_ne_bytes([raw[0], raw[1]])))
+            }
+            (_, "port") => {
+                let (raw, len) = self.sockaddr()?;
+                let family = i32::from(u16::from_ne_bytes([raw[0], raw[1]]));
+                (matches!(family, libc::AF_INET | libc::AF_INET6) && len >= 4)
+                    .then(|| i64::from(u16::from_be_bytes([raw[2], raw[3]])))
+            }
+            _ => None,
+        }
+    }
+
+    /// A value read through a pointer argument (`rules::DERIVED`): strings.
+    fn derived_str(&self, id: u16) -> Option<&[u8]> {
+        if self.name_of(id)? != "address" {
+            return None;
+        }
+        let (raw, len) = self.sockaddr()?;
+        self.slot_str(id, |buf| {
+            let family = i32::from(u16::from_ne_bytes([raw[0], raw[1]]));
+            let mut w = Cursor { buf, len: 0 };
+            match family {
+                libc::AF_INET if len >= 8 => {
+                    let ip = std::net::Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7]);
+                    let _ = write!(w, "{ip}");
+                }
+                libc::AF_INET6 if len >= 24 => {
+                    let mut b = [0u8; 16];
+                    b.copy_from_slice(&raw[8..24]);
+                    let _ = write!(w, "{}", std::net::Ipv6Addr::from(b));
+                }
+                libc::AF_UNIX => {
+                    let path = &raw[2..len];
+                    // A named socket's path ends at its NUL; an abstract one starts with one.
+                    let end = if path.first() == Some(&0) {
+                        path.len()
+                    } else {
+                        path.iter().position(|&b| b == 0).unwrap_or(path.len())
+                    };
+                    let n = end.min(w.buf.len());
+                    w.buf[..n].copy_from_slice(&path[..n]);
+                    w.len = n;
+                }
+                _ => return None,
+            }
+            Some(w.len)
+        })
+    }
+
     /// The named argument `id` of this call: its position and kind.
     fn named(&self, id: u16) -> Option<(usize, hook_sdk::args::ArgInfo)> {
         let name = *self.set.arg_names.get(usize::from(id - var::NAMED))?;
@@ -137,10 +220,10 @@ impl expr::Env for CallEnv<'_> {
             var::TID => i64::from(raw::gettid()),
             var::UID => i64::from(raw::getuid()),
             var::RET => self.ret?,
-            i if i >= var::NAMED => {
-                let (pos, info) = self.named(i)?;
-                info.value(c.args[pos])
-            }
+            i if i >= var::NAMED => match self.named(i) {
+                Some((pos, info)) => info.value(c.args[pos]),
+                None => self.derived_int(i)?,
+            },
             _ => return None,
         })
     }
@@ -171,14 +254,16 @@ impl expr::Env for CallEnv<'_> {
                 let _ = write!(w, "{}", self.call.view());
                 Some(w.len)
             }),
-            i if i >= var::NAMED => {
-                let (pos, info) = self.named(i)?;
-                if info.kind != hook_sdk::args::ArgKind::Str {
-                    return None;
+            i if i >= var::NAMED => match self.named(i) {
+                Some((pos, info)) => {
+                    if info.kind != hook_sdk::args::ArgKind::Str {
+                        return None;
+                    }
+                    let p = CStr(self.call.args[pos] as u64);
+                    self.slot_str(id, |buf| p.read(buf).map(<[u8]>::len))
                 }
-                let p = CStr(self.call.args[pos] as u64);
-                self.slot_str(id, |buf| p.read(buf).map(<[u8]>::len))
-            }
+                None => self.derived_str(i),
+            },
             _ => None,
         }
     }
@@ -291,30 +376,16 @@ impl Hook for Rules {
             }
             None => 2,
         };
-        // Out of the program's way: a high descriptor (the highest of 1000, 100 and 10 that
-        // RLIMIT_NOFILE allows), close-on-exec (the hook of the next program image opens its
-        // own). A copy of stderr: programs close theirs at exit.
-        let high = [1000, 100, 10]
-            .into_iter()
-            // SAFETY: fcntl on a descriptor of ours (or the inherited stderr).
-            .map(|min| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
-            .find(|&d| d >= 0);
-        match high {
-            Some(h) => {
-                if fd != 2 {
-                    // SAFETY: our own descriptor, copied above.
-                    unsafe { libc::close(fd) };
-                }
-                LOG_FD.store(h, Ordering::Relaxed);
-            }
-            None if fd != 2 => LOG_FD.store(fd, Ordering::Relaxed),
-            None => {
-                return Err(format!(
-                    "{path}: cannot copy stderr for the log lines: {}; set log_file in the rule file",
-                    std::io::Error::last_os_error()
-                ));
-            }
+        // Out of the program's way: a high descriptor, close-on-exec (the hook of the next
+        // program image opens its own). For stderr a copy (programs close theirs at exit);
+        // when the program starts with stderr closed, log lines are dropped (fd 2 would be the
+        // program's next file).
+        let moved = hook_sdk::raw::private_fd(fd);
+        if moved.is_none() && fd > 2 {
+            // SAFETY: the log file we opened, which could not be moved out of the way.
+            unsafe { libc::close(fd) };
         }
+        LOG_FD.store(moved.unwrap_or(-1), Ordering::Relaxed);
         // Read once here: {exe} must not allocate or lock on the hook path.
         let _ = hook_sdk::exe();
         let _ = RULES.set(set);

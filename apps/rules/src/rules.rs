@@ -56,6 +56,23 @@ pub mod var {
     pub const NAMED: u16 = 100;
 }
 
+/// Values read from what a call's arguments point to: (call, name, kind). `clone3`'s `flags`
+/// (from its `struct clone_args`, like `clone`'s); the socket address of `connect`, `bind`
+/// and `sendto` as `family` (`AF_INET`...), `port` and `address` (`"127.0.0.1"`, `"::1"`, a
+/// unix socket's path).
+pub const DERIVED: &[(i64, &str, Kind)] = &[
+    (libc::SYS_clone3, "flags", Kind::Int),
+    (libc::SYS_connect, "family", Kind::Int),
+    (libc::SYS_connect, "port", Kind::Int),
+    (libc::SYS_connect, "address", Kind::Str),
+    (libc::SYS_bind, "family", Kind::Int),
+    (libc::SYS_bind, "port", Kind::Int),
+    (libc::SYS_bind, "address", Kind::Str),
+    (libc::SYS_sendto, "family", Kind::Int),
+    (libc::SYS_sendto, "port", Kind::Int),
+    (libc::SYS_sendto, "address", Kind::Str),
+];
+
 /// Built-in variables: name, id, kind, after-rules only.
 const BUILTINS: &[(&str, u16, Kind, bool)] = &[
     ("syscall", var::SYSCALL, Kind::Str, false),
@@ -199,8 +216,13 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Reads and checks the rule file `path`.
 pub fn load(path: &str) -> Result<RuleSet, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
+        let hint = if std::path::Path::new(path).is_relative() {
+            " (a relative path is looked up from each process's working directory: give an absolute one)"
+        } else {
+            ""
+        };
         format!(
-            "cannot read the rule file {path}: {e}; give the path of a TOML file of [[rule]] tables"
+            "cannot read the rule file {path}: {e}{hint}; give the path of a TOML file of [[rule]] tables"
         )
     })?;
     parse(&text, path)
@@ -270,6 +292,12 @@ struct RuleScope<'a> {
 impl RuleScope<'_> {
     /// The kind of the named argument `name` in the rule's calls.
     fn arg(&self, name: &str) -> Option<(&'static str, Kind)> {
+        if let Some(d) = DERIVED
+            .iter()
+            .find(|d| d.1 == name && self.nrs.contains(&d.0))
+        {
+            return Some((d.1, d.2));
+        }
         self.nrs.iter().find_map(|&nr| {
             View::args_of(nr)?.iter().find(|a| a.name == name).map(|a| {
                 (
@@ -324,6 +352,11 @@ impl Scope for Interning<'_, '_> {
             for a in View::args_of(nr).unwrap_or(&[]) {
                 if !names.contains(&a.name) {
                     names.push(a.name);
+                }
+            }
+            for d in DERIVED.iter().filter(|d| d.0 == nr) {
+                if !names.contains(&d.1) {
+                    names.push(d.1);
                 }
             }
         }

@@ -55,7 +55,7 @@
 //! concurrent threads do not mix. The program's memory is read with `process_vm_readv`
 //! ([`hook_sdk::mem`]): a bad pointer shows as its address, never crashes the program.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use hook_sdk::{Hook, Next, Syscall, libc};
 
@@ -86,22 +86,15 @@ pub fn finish(line: &mut Line, call: &Syscall, pending: decode::Pending, r: i64)
 
 /// Where lines go: a copy of stderr made at start-up, or the trace file (`FILE_NAME`, opened
 /// by each process at its first line when its name ends in `-`).
-static STDERR: AtomicI64 = AtomicI64::new(2);
+static STDERR: AtomicI64 = AtomicI64::new(-1);
 static FILE_NAME: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
 static FILE_FD: AtomicI64 = AtomicI64::new(-1);
 static FILE_PID: AtomicI64 = AtomicI64::new(0);
-/// Offset of `tid` in the hook's libc's thread descriptor (see `init`).
-static TID_OFF: AtomicU64 = AtomicU64::new(0);
-
+/// The calling thread's id, from the kernel: a cached copy (the hook libc's thread
+/// descriptor) is wrong in a fork child under the launcher and in a vfork child, which shares
+/// its parent's.
 fn tid() -> i64 {
-    let off = TID_OFF.load(Ordering::Relaxed);
-    // SAFETY: pthread_self is the hook libc's thread descriptor; the offset was found in it.
-    let tp = unsafe { libc::pthread_self() } as u64;
-    if off == 0 {
-        return 0;
-    }
-    // SAFETY: as above.
-    i64::from(unsafe { core::ptr::read_volatile((tp + off) as *const i32) })
+    i64::from(hook_sdk::raw::gettid())
 }
 
 fn output(next: Next) -> i32 {
@@ -153,16 +146,13 @@ fn output(next: Next) -> i32 {
     if fd < 0 {
         return STDERR.load(Ordering::Relaxed) as i32;
     }
-    // A number out of the program's way.
-    // SAFETY: fcntl/close of our own descriptor.
-    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 1000) };
-    let fd = if high >= 0 {
-        // SAFETY: our own descriptor.
+    // A number out of the program's way (never a low one the program would take next: then
+    // no output at all).
+    let fd = hook_sdk::raw::private_fd(fd).unwrap_or_else(|| {
+        // SAFETY: our own descriptor, which could not be moved.
         unsafe { libc::close(fd) };
-        high
-    } else {
-        fd
-    };
+        -1
+    });
     FILE_FD.store(i64::from(fd), Ordering::Relaxed);
     FILE_PID.store(pid, Ordering::Relaxed);
     fd
@@ -181,23 +171,14 @@ struct Trace;
 
 impl Hook for Trace {
     fn init(&self) -> Result<(), String> {
-        // SAFETY: fcntl duplicating stderr to a number of 1000 or more.
-        let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 1000) };
-        STDERR.store(i64::from(if fd >= 0 { fd } else { 2 }), Ordering::Relaxed);
+        // A private copy of stderr: programs close theirs at exit, and when it is closed from
+        // the start there is no output (fd 2 would be the program's next file).
+        STDERR.store(
+            i64::from(hook_sdk::raw::private_fd(2).unwrap_or(-1)),
+            Ordering::Relaxed,
+        );
         if let Some(f) = std::env::var_os("ZPOLINE_TRACE_FILE") {
             let _ = FILE_NAME.set(f.into_encoded_bytes());
-        }
-        // The tid's place in the thread descriptor: the one word of this thread's holding its
-        // tid (this libc's private layout, looked up rather than assumed).
-        // SAFETY: gettid has no preconditions; the descriptor is at least 4 KiB.
-        let (me, tp) = unsafe { (libc::gettid(), libc::pthread_self() as u64) };
-        let hits: Vec<u64> = (0x100..0x1000u64)
-            .step_by(4)
-            // SAFETY: within the descriptor.
-            .filter(|o| unsafe { core::ptr::read((tp + o) as *const i32) } == me)
-            .collect();
-        if let [off] = hits[..] {
-            TID_OFF.store(off, Ordering::Relaxed);
         }
         Ok(())
     }
