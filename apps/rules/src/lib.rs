@@ -425,3 +425,83 @@ fn ruled(set: &RuleSet, before: &[u16], after: &[u16], call: Syscall, next: Next
 }
 
 hook_sdk::zpoline_hook!(Rules);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rules over every call with a view (and clone3/connect's derived values), using every
+    /// variable in conditions and formats, looked at with random arguments and results
+    /// (pointers into random bytes, unmapped and non-canonical ones, -1, huge numbers): no
+    /// panic (it would abort the program), and the log lines are rendered (to no descriptor:
+    /// LOG_FD is -1 in tests).
+    #[test]
+    fn random_calls_through_every_variable() {
+        let calls: Vec<&str> = (0..rules::SLOTS as i64)
+            .filter(|&nr| View::args_of(nr).is_some())
+            .filter_map(hook_sdk::syscall_name)
+            .collect();
+        let list = calls
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            r#"
+[[rule]]
+syscalls = [{list}]
+when = 'path ~ "*a*" || comm != "x" || exe ~ "*" || syscall in ("read", "openat") || call ~ "*(*" || arg0 > 3 || pid > 0 || ppid >= 0 || tid > 0 || uid >= 0 || nr >= 0 || rule == "r"'
+action = "log"
+format = "{{rule}} {{comm}} {{exe}} {{syscall}} {{nr}} {{arg0:x}} {{arg5}} {{pid}} {{ppid}} {{tid}} {{uid}} {{call}} {{path}}"
+
+[[rule]]
+name = "r"
+syscalls = [{list}]
+when = 'ret < 0 || err == "ENOENT" || flags & O_CREAT || fd == 3'
+action = "log"
+format = "{{ret}} {{err}} {{flags:x}} {{fd}} {{path}} {{call}}"
+
+[[rule]]
+syscalls = ["clone3", "connect", "bind", "sendto"]
+when = 'flags & CLONE_THREAD || port == 80 || address == "127.0.0.1" || family == AF_UNIX'
+action = "log"
+format = "{{flags}} {{port}} {{address}} {{family}}"
+"#
+        );
+        let set = rules::parse(&text, "fuzz.toml").unwrap();
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let bytes: Vec<u8> = (0..65536).map(|_| next() as u8).collect();
+        let base = bytes.as_ptr() as u64;
+        for nr in 0..rules::SLOTS as i64 {
+            let (before, after) = (set.before(nr), set.after(nr));
+            if before.is_empty() && after.is_empty() {
+                continue;
+            }
+            for round in 0..16u64 {
+                let mut args = [0i64; 6];
+                for a in args.iter_mut() {
+                    *a = match (next() + round) % 6 {
+                        0 => 0,
+                        1 => -1,
+                        2 => (base + next() % 65000) as i64,
+                        3 => 0x10,
+                        4 => 0x8000_0000_0000_0000u64 as i64,
+                        _ => next() as i64,
+                    };
+                }
+                let call = Syscall { nr, args };
+                let env = CallEnv::new(&call, None, &set);
+                assert_eq!(run(&set, before, &env, None), None);
+                let r = [-2, 0, 3, next() as i64][(next() % 4) as usize];
+                let env = CallEnv::new(&call, Some(r), &set);
+                assert_eq!(run(&set, after, &env, Some(r)), None);
+            }
+        }
+    }
+}

@@ -1251,7 +1251,7 @@ pub fn result(l: &mut Line, c: &Syscall, r: i64) {
     l.s(" = ");
     if !ok(r) {
         xlat::error(l, -r);
-        l.s("\n");
+        l.newline();
         return;
     }
     let a = c.args.map(|v| v as u64);
@@ -1285,5 +1285,5 @@ pub fn result(l: &mut Line, c: &Syscall, r: i64) {
         }
         _ => l.int(r),
     }
-    l.s("\n");
+    l.newline();
 }

@@ -55,6 +55,17 @@ impl Line {
         }
     }
 
+    /// Ends the line with its newline, whatever the limit: a line that filled the buffer ends
+    /// with `...` and the newline in its last bytes (the next line never joins it).
+    pub fn newline(&mut self) {
+        if self.len < CAP {
+            self.buf[self.len] = b'\n';
+            self.len += 1;
+        } else {
+            self.buf[CAP - 4..].copy_from_slice(b"...\n");
+        }
+    }
+
     /// Appends a string.
     pub fn s(&mut self, s: &str) {
         self.push(s.as_bytes());
