@@ -12,9 +12,13 @@
 //! ```
 //!
 //! `zpoline run --count -- CMD`, or `LIBZPHOOK=libzphook_count.so`. The summary goes to
-//! stderr (a copy made at start-up: programs close theirs at exit), or is appended to
-//! `ZPOLINE_COUNT_FILE`. Counting is lock-free (atomic counters);
-//! each process (a fork child starts from zero) prints its own summary.
+//! stderr (a private copy made at start-up: programs close theirs at exit; none when the
+//! program starts with stderr closed), or is appended to `ZPOLINE_COUNT_FILE`. Counting is
+//! lock-free (atomic counters). Each process image prints its own summary: at `exit_group`, and
+//! before an `execve` that is about to succeed (then counting starts again from zero); a fork
+//! child starts from zero; a `vfork`/`posix_spawn` child, which shares its parent's memory,
+//! counts into its parent's table and prints none. All the tables of a run add up to
+//! `strace -c -f`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
