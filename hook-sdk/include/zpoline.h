@@ -51,7 +51,11 @@ typedef long (*zpoline_syscall_fn)(long nr, long a1, long a2, long a3, long a4, 
 
 /* Exported by every hook library. `placeholder` is unused (0); `hook_slot` points at a
  * zpoline_syscall_fn. Return 0 when the hook is ready; anything else makes the runtime stop
- * the program with a one-line error (exit status 127). */
+ * the program with a one-line error (exit status 127). Return ZPOLINE_HOOK_REFUSED after
+ * printing the reason yourself (a bad configuration file): the runtime then adds no line of
+ * its own. */
+#define ZPOLINE_HOOK_REFUSED (-2)
+
 int __hook_init(long placeholder, void *hook_slot);
 
 /* Stores `handler` in the hook slot and returns what was there: the function that performs

@@ -490,7 +490,8 @@ pub mod __private {
             .unwrap_or_else(|_| Err("panic in Hook::init".into()))
         {
             eprintln!("zpoline hook: {msg}");
-            return -1;
+            // ZPOLINE_HOOK_REFUSED: the line above is the error; the runtime adds none.
+            return -2;
         }
         // SAFETY: as above; the runtime reads the slot on every system call.
         unsafe { slot.write(entry as usize) };

@@ -301,6 +301,8 @@ fn malformed_rule_files_stop_the_program_before_it_starts() {
                 "expected `{expected}` in\n{line}\n{}",
                 o.report()
             );
+            // One line: the runtime adds none of its own (ZPOLINE_HOOK_REFUSED).
+            assert_eq!(o.stderr.lines().count(), 1, "{}", o.report());
         }
     }
     // A missing file is named by the launcher itself.

@@ -174,9 +174,9 @@ fn redirect_changes_the_path_opened() {
         // Without its variables, the hook stops the program with its message.
         let o = Cmd::new("true").run(&mode);
         assert_eq!(o.code(), Some(127), "{}", o.report());
-        assert!(
-            o.stderr
-                .contains("redirect: set REDIRECT_FROM to the path to redirect"),
+        assert_eq!(
+            o.stderr.trim_end(),
+            "zpoline hook: redirect: set REDIRECT_FROM to the path to redirect",
             "{}",
             o.report()
         );

@@ -37,6 +37,11 @@ impl HookError {
 
 type HookInit = unsafe extern "C" fn(i64, *mut c_void) -> i32;
 
+/// What `__hook_init` returns when it refused to start and has already printed why (a bad
+/// configuration file): the runtime exits 127 without a line of its own (`ZPOLINE_HOOK_REFUSED`
+/// in zpoline.h).
+pub const INIT_REPORTED: i32 = -2;
+
 fn dlerror() -> String {
     // SAFETY: dlerror returns null or a NUL-terminated string valid until the next dl call.
     let e = unsafe { libc::dlerror() };

@@ -267,6 +267,10 @@ fn start_with(only: Option<&[(u64, u64)]>) {
         sud::LOADING_HOOK.store(false, Ordering::SeqCst);
         let ranges = match loaded {
             Ok(r) => r,
+            Err(hook::HookError::InitFailed(hook::INIT_REPORTED)) if !keep_going => {
+                // The hook printed why it refused to start: that line is the error.
+                sys::exit_group(EXIT_FAILURE);
+            }
             Err(e) => {
                 arch::set_selector(sud::BLOCK * u8::from(sud::active()));
                 return fail(&e.message(&shown), keep_going);
