@@ -12,6 +12,7 @@ use hook_sdk::args::{CloneFlags, MapFlags};
 use hook_sdk::{Syscall, libc, mem};
 
 use crate::line::{self, Line, PATH_MAX, STRLEN};
+use crate::net;
 use crate::structs as st;
 use crate::xlat::{self, IoctlArg, flags, value};
 
@@ -883,6 +884,70 @@ pub fn enter(l: &mut Line, c: &Syscall) -> Pending {
             value(l, a[0] & 0xffff_ffff, xlat::RLIMIT, "RLIMIT_???");
             return MORE;
         }
+        libc::SYS_getrusage => {
+            xlat::rusage_who(l, a[0]);
+            return MORE;
+        }
+        libc::SYS_sigaltstack => {
+            st::stack(l, a[0]);
+            return MORE;
+        }
+        libc::SYS_epoll_ctl => {
+            int(l, a[0]);
+            sep(l);
+            value(l, a[1] & 0xffff_ffff, xlat::EPOLL_CTL, "EPOLL_CTL_???");
+            sep(l);
+            int(l, a[2]);
+            sep(l);
+            // EPOLL_CTL_DEL reads no event.
+            if a[1] & 0xffff_ffff == 2 {
+                l.ptr(a[3]);
+            } else {
+                st::epoll_event(l, a[3]);
+            }
+        }
+        libc::SYS_epoll_wait | libc::SYS_epoll_pwait | libc::SYS_epoll_pwait2 => {
+            int(l, a[0]);
+            return MORE;
+        }
+        libc::SYS_sendmsg => {
+            int(l, a[0]);
+            sep(l);
+            net::msghdr_out(l, a[1]);
+            sep(l);
+            flags(l, a[2] & 0xffff_ffff, xlat::MSG, "0");
+        }
+        libc::SYS_recvmsg => {
+            int(l, a[0]);
+            return Pending {
+                more: true,
+                saved: net::msghdr_in_saved(a[1]),
+            };
+        }
+        libc::SYS_setsockopt => {
+            int(l, a[0]);
+            sep(l);
+            xlat::sockopt_level(l, a[1] as u32);
+            sep(l);
+            xlat::sockopt_name(l, a[1] as u32, a[2] as u32);
+            sep(l);
+            net::sockopt_in(l, a[1] as u32, a[2] as u32, a[3], a[4] as i32);
+            sep(l);
+            int(l, a[4]);
+        }
+        libc::SYS_getsockopt => {
+            int(l, a[0]);
+            sep(l);
+            xlat::sockopt_level(l, a[1] as u32);
+            sep(l);
+            xlat::sockopt_name(l, a[1] as u32, a[2] as u32);
+            let saved = if a[4] != 0 {
+                mem::read_value::<u32>(a[4]).map_or(0, u64::from)
+            } else {
+                0
+            };
+            return Pending { more: true, saved };
+        }
         libc::SYS_setrlimit => {
             value(l, a[0] & 0xffff_ffff, xlat::RLIMIT, "RLIMIT_???");
             sep(l);
@@ -966,7 +1031,6 @@ pub fn enter(l: &mut Line, c: &Syscall) -> Pending {
         | libc::SYS_vfork
         | libc::SYS_pause
         | libc::SYS_sync
-        | libc::SYS_rt_sigreturn
         | libc::SYS_inotify_init
         | libc::SYS_munlockall
         | libc::SYS_vhangup => {}
@@ -1030,7 +1094,57 @@ pub fn exit(l: &mut Line, c: &Syscall, r: i64, p: Pending) {
         }
         libc::SYS_statfs | libc::SYS_fstatfs => {
             sep(l);
-            l.ptr(a[1]);
+            out(l, a[1], r, st::statfs);
+        }
+        libc::SYS_getrusage => {
+            sep(l);
+            out(l, a[1], r, st::rusage);
+        }
+        libc::SYS_sigaltstack => {
+            sep(l);
+            out(l, a[1], r, st::stack);
+        }
+        libc::SYS_epoll_wait | libc::SYS_epoll_pwait | libc::SYS_epoll_pwait2 => {
+            sep(l);
+            if ok(r) {
+                st::epoll_events(l, a[1], r as u64);
+            } else {
+                l.ptr(a[1]);
+            }
+            sep(l);
+            int(l, a[2]);
+            sep(l);
+            if c.nr == libc::SYS_epoll_pwait2 {
+                st::timespec(l, a[3]);
+            } else {
+                int(l, a[3]);
+            }
+            if c.nr != libc::SYS_epoll_wait {
+                sep(l);
+                st::sigset(l, a[4], a[5]);
+                sep(l);
+                l.uint(a[5]);
+            }
+        }
+        libc::SYS_recvmsg => {
+            sep(l);
+            net::msghdr_in(l, a[1], p.saved, ok(r).then_some(r as u64));
+            sep(l);
+            flags(l, a[2] & 0xffff_ffff, xlat::MSG, "0");
+        }
+        libc::SYS_getsockopt => {
+            sep(l);
+            let len = if ok(r) && a[4] != 0 {
+                mem::read_value::<u32>(a[4]).map(u64::from)
+            } else {
+                None
+            };
+            match len {
+                Some(n) => net::sockopt_out(l, a[1] as u32, a[2] as u32, a[3], n),
+                None => l.ptr(a[3]),
+            }
+            sep(l);
+            len_in_out(l, a[4], p.saved, r);
         }
         libc::SYS_getdents64 | libc::SYS_getdents => {
             sep(l);
@@ -1204,7 +1318,11 @@ pub fn exit(l: &mut Line, c: &Syscall, r: i64, p: Pending) {
             sep(l);
             flags(l, a[2] & 0xffff_ffff, xlat::WAIT, "0");
             sep(l);
-            l.ptr(a[3]);
+            if ok(r) && r > 0 {
+                st::rusage(l, a[3]);
+            } else {
+                l.ptr(a[3]);
+            }
         }
         libc::SYS_getrlimit => {
             sep(l);

@@ -618,16 +618,23 @@ pub fn sysinfo(l: &mut Line, addr: u64) {
     l.s("}");
 }
 
-/// Appends the `iovec` array of `readv`/`writev` with their buffers (`limit`: how many bytes
-/// the buffers hold in all, for `readv` its result).
+/// How many elements of an array strace shows (its string limit), before `...`.
+pub const ARRAY_MAX: u64 = 32;
+
+/// Appends the `iovec` array of `readv`/`writev`/`sendmsg`/`recvmsg` with their buffers
+/// (`limit`: how many bytes the buffers hold in all, for `readv` its result); the address when
+/// the first element cannot be read.
 pub fn iovecs(l: &mut Line, addr: u64, n: u64, limit: Option<u64>) {
     if addr == 0 {
         return l.s("NULL");
     }
+    if n > 0 && read::<16>(addr).is_none() {
+        return l.hex(addr);
+    }
     let mut left = limit.unwrap_or(u64::MAX);
     l.s("[");
-    for i in 0..n.min(16) {
-        let Some(b) = read::<16>(addr + 16 * i) else {
+    for i in 0..n.min(ARRAY_MAX) {
+        let Some(b) = read::<16>(addr.wrapping_add(16 * i)) else {
             break;
         };
         let (base, len) = (u64_at(&b, 0), u64_at(&b, 8));
@@ -641,8 +648,11 @@ pub fn iovecs(l: &mut Line, addr: u64, n: u64, limit: Option<u64>) {
         l.s(", iov_len=");
         l.uint(len);
         l.s("}");
+        if l.full() {
+            break;
+        }
     }
-    if n > 16 {
+    if n > ARRAY_MAX {
         l.s(", ...");
     }
     l.s("]");
@@ -692,6 +702,134 @@ pub fn clone_args(l: &mut Line, addr: u64, size: u64) {
         l.uint(u64_at(&b, 80));
     }
     l.s("}");
+}
+
+/// Appends a `struct statfs`: `{f_type=EXT2_SUPER_MAGIC, f_bsize=4096, ..., f_fsid={val=[0x1,
+/// 0x2]}, f_namelen=255, f_frsize=4096, f_flags=ST_VALID|ST_RELATIME}` (the flags only when
+/// `ST_VALID` says they are set).
+pub fn statfs(l: &mut Line, addr: u64) {
+    let Some(b) = read::<88>(addr) else {
+        return unread(l, addr);
+    };
+    l.s("{f_type=");
+    let ty = u64_at(&b, 0);
+    match xlat::name_of(ty, xlat::FS_MAGIC) {
+        Some(n) => l.s(n),
+        None => l.xhex(ty),
+    }
+    for (at, name) in [
+        (8, ", f_bsize="),
+        (16, ", f_blocks="),
+        (24, ", f_bfree="),
+        (32, ", f_bavail="),
+        (40, ", f_files="),
+        (48, ", f_ffree="),
+    ] {
+        l.s(name);
+        l.uint(u64_at(&b, at));
+    }
+    l.s(", f_fsid={val=[");
+    l.xhex(u64::from(u32_at(&b, 56)));
+    l.s(", ");
+    l.xhex(u64::from(u32_at(&b, 60)));
+    l.s("]}, f_namelen=");
+    l.uint(u64_at(&b, 64));
+    l.s(", f_frsize=");
+    l.uint(u64_at(&b, 72));
+    let fl = u64_at(&b, 80);
+    if fl & 0x20 != 0 {
+        l.s(", f_flags=");
+        flags(l, fl, xlat::ST_FLAGS, "0");
+    }
+    l.s("}");
+}
+
+/// Appends a `struct timeval` from its two words (`{tv_sec=1, tv_usec=500}`).
+fn timeval_of(l: &mut Line, sec: u64, usec: u64) {
+    l.s("{tv_sec=");
+    l.int(sec as i64);
+    l.s(", tv_usec=");
+    l.int(usec as i64);
+    l.s("}");
+}
+
+/// Appends a `struct rusage` as strace abbreviates it: `{ru_utime={tv_sec=0, tv_usec=1884},
+/// ru_stime={tv_sec=0, tv_usec=0}, ...}`.
+pub fn rusage(l: &mut Line, addr: u64) {
+    let Some(b) = read::<32>(addr) else {
+        return unread(l, addr);
+    };
+    l.s("{ru_utime=");
+    timeval_of(l, u64_at(&b, 0), u64_at(&b, 8));
+    l.s(", ru_stime=");
+    timeval_of(l, u64_at(&b, 16), u64_at(&b, 24));
+    l.s(", ...}");
+}
+
+/// Appends a `stack_t` (`sigaltstack`): `{ss_sp=0x..., ss_flags=SS_DISABLE, ss_size=65536}`.
+pub fn stack(l: &mut Line, addr: u64) {
+    let Some(b) = read::<24>(addr) else {
+        return unread(l, addr);
+    };
+    l.s("{ss_sp=");
+    l.ptr(u64_at(&b, 0));
+    l.s(", ss_flags=");
+    xlat::flags_or(l, u64::from(u32_at(&b, 8)), xlat::SS, "0", "SS_???");
+    l.s(", ss_size=");
+    l.uint(u64_at(&b, 16));
+    l.s("}");
+}
+
+/// Appends one `struct epoll_event` (12 bytes, packed): `{events=EPOLLIN, data={u32=4,
+/// u64=4}}`.
+fn epoll_event_of(l: &mut Line, b: &[u8]) {
+    l.s("{events=");
+    xlat::flags_or(
+        l,
+        u64::from(u32_at(b, 0)),
+        xlat::EPOLL_EVENTS,
+        "0",
+        "EPOLL???",
+    );
+    let data = u64_at(b, 4);
+    l.s(", data={u32=");
+    l.uint(data & 0xffff_ffff);
+    l.s(", u64=");
+    l.uint(data);
+    l.s("}}");
+}
+
+/// Appends the `struct epoll_event` of `epoll_ctl`.
+pub fn epoll_event(l: &mut Line, addr: u64) {
+    match read::<12>(addr) {
+        Some(b) => epoll_event_of(l, &b),
+        None => unread(l, addr),
+    }
+}
+
+/// Appends the `n` events `epoll_wait` returned (`[{events=EPOLLIN, data={u32=4, u64=4}}]`),
+/// at most [`ARRAY_MAX`] of them.
+pub fn epoll_events(l: &mut Line, addr: u64, n: u64) {
+    if n > 0 && read::<12>(addr).is_none() {
+        return unread(l, addr);
+    }
+    l.s("[");
+    for i in 0..n.min(ARRAY_MAX) {
+        let Some(b) = read::<12>(addr.wrapping_add(12 * i)) else {
+            break;
+        };
+        if i > 0 {
+            l.s(", ");
+        }
+        epoll_event_of(l, &b);
+        if l.full() {
+            break;
+        }
+    }
+    if n > ARRAY_MAX {
+        l.s(", ...");
+    }
+    l.s("]");
 }
 
 /// Appends a path the program passes (see [`line::cstr`]).

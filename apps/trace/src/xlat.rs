@@ -37,16 +37,30 @@ pub fn name_of(v: u64, names: Names) -> Option<&'static str> {
     names.iter().find(|&&(n, _)| n == v).map(|&(_, s)| s)
 }
 
-/// Appends the name of `v`, or `0x.. /* unknown */` (`unknown` like `SEEK_???`).
+/// Appends the name of `v`, or `0x.. /* unknown */` (`unknown` like `SEEK_???`; C's `%#x`:
+/// `0 /* IP_??? */` for zero).
 pub fn value(l: &mut Line, v: u64, names: Names, unknown: &str) {
     match name_of(v, names) {
         Some(n) => l.s(n),
         None => {
-            l.hex(v);
+            l.xhex(v);
             l.s(" /* ");
             l.s(unknown);
             l.s(" */");
         }
+    }
+}
+
+/// Like [`flags`], but a value none of whose bits has a name is shown as `0x8 /* unknown */`
+/// (`unknown` like `SS_???`).
+pub fn flags_or(l: &mut Line, v: u64, names: Names, zero: &str, unknown: &str) {
+    if v != 0 && names.iter().all(|&(bit, _)| bit == 0 || v & bit != bit) {
+        l.hex(v);
+        l.s(" /* ");
+        l.s(unknown);
+        l.s(" */");
+    } else {
+        flags(l, v, names, zero);
     }
 }
 
@@ -802,6 +816,588 @@ pub fn sigset(l: &mut Line, set: u64) {
     l.s("]");
 }
 
+/// `epoll` events.
+pub const EPOLL_EVENTS: Names = &[
+    (0x1, "EPOLLIN"),
+    (0x2, "EPOLLPRI"),
+    (0x4, "EPOLLOUT"),
+    (0x8, "EPOLLERR"),
+    (0x10, "EPOLLHUP"),
+    (0x20, "EPOLLNVAL"),
+    (0x40, "EPOLLRDNORM"),
+    (0x80, "EPOLLRDBAND"),
+    (0x100, "EPOLLWRNORM"),
+    (0x200, "EPOLLWRBAND"),
+    (0x400, "EPOLLMSG"),
+    (0x2000, "EPOLLRDHUP"),
+    (1 << 28, "EPOLLEXCLUSIVE"),
+    (1 << 29, "EPOLLWAKEUP"),
+    (1 << 30, "EPOLLONESHOT"),
+    (1 << 31, "EPOLLET"),
+];
+
+/// `sigaltstack` flags.
+pub const SS: Names = &[
+    (1, "SS_ONSTACK"),
+    (2, "SS_DISABLE"),
+    (1 << 31, "SS_AUTODISARM"),
+];
+
+/// `statfs` mount flags (`f_flags`, shown when `ST_VALID` is set; it comes first).
+pub const ST_FLAGS: Names = &[
+    (0x20, "ST_VALID"),
+    (0x1, "ST_RDONLY"),
+    (0x2, "ST_NOSUID"),
+    (0x4, "ST_NODEV"),
+    (0x8, "ST_NOEXEC"),
+    (0x10, "ST_SYNCHRONOUS"),
+    (0x40, "ST_MANDLOCK"),
+    (0x400, "ST_NOATIME"),
+    (0x800, "ST_NODIRATIME"),
+    (0x1000, "ST_RELATIME"),
+    (0x2000, "ST_NOSYMFOLLOW"),
+];
+
+/// File system types (`statfs`'s `f_type`), the names strace gives them.
+pub const FS_MAGIC: Names = &[
+    (0x002f, "QNX4_SUPER_MAGIC"),
+    (0x0187, "AUTOFS_SUPER_MAGIC"),
+    (0x137d, "EXT_SUPER_MAGIC"),
+    (0x137f, "MINIX_SUPER_MAGIC"),
+    (0x1373, "DEVFS_SUPER_MAGIC"),
+    (0x138f, "MINIX_SUPER_MAGIC2"),
+    (0x1cd1, "DEVPTS_SUPER_MAGIC"),
+    (0x2468, "MINIX2_SUPER_MAGIC"),
+    (0x2478, "MINIX2_SUPER_MAGIC2"),
+    (0x3434, "NILFS_SUPER_MAGIC"),
+    (0x4244, "HFS_SUPER_MAGIC"),
+    (0x482b, "HFSPLUS_SUPER_MAGIC"),
+    (0x4d44, "MSDOS_SUPER_MAGIC"),
+    (0x4d5a, "MINIX3_SUPER_MAGIC"),
+    (0x517b, "SMB_SUPER_MAGIC"),
+    (0x564c, "NCP_SUPER_MAGIC"),
+    (0x6969, "NFS_SUPER_MAGIC"),
+    (0x7275, "ROMFS_MAGIC"),
+    (0x72b6, "JFFS2_SUPER_MAGIC"),
+    (0x9660, "ISOFS_SUPER_MAGIC"),
+    (0x9fa0, "PROC_SUPER_MAGIC"),
+    (0x9fa1, "OPENPROM_SUPER_MAGIC"),
+    (0x9fa2, "USBDEVICE_SUPER_MAGIC"),
+    (0xadf5, "ADFS_SUPER_MAGIC"),
+    (0xadff, "AFFS_SUPER_MAGIC"),
+    (0xef51, "EXT2_OLD_SUPER_MAGIC"),
+    (0xef53, "EXT2_SUPER_MAGIC"),
+    (0xf15f, "ECRYPTFS_SUPER_MAGIC"),
+    (0x0001_1954, "UFS_MAGIC"),
+    (0x0027_e0eb, "CGROUP_SUPER_MAGIC"),
+    (0x0041_4a53, "EFS_SUPER_MAGIC"),
+    (0x00c0_ffee, "HOSTFS_SUPER_MAGIC"),
+    (0x00c3_6400, "CEPH_SUPER_MAGIC"),
+    (0x0102_1994, "TMPFS_MAGIC"),
+    (0x0102_1997, "V9FS_MAGIC"),
+    (0x0116_1970, "GFS2_MAGIC"),
+    (0x012f_d16d, "XIAFS_SUPER_MAGIC"),
+    (0x012f_f7b4, "XENIX_SUPER_MAGIC"),
+    (0x012f_f7b5, "SYSV4_SUPER_MAGIC"),
+    (0x012f_f7b6, "SYSV2_SUPER_MAGIC"),
+    (0x012f_f7b7, "COH_SUPER_MAGIC"),
+    (0x0904_1934, "ANON_INODE_FS_MAGIC"),
+    (0x0bad_1dea, "FUTEXFS_SUPER_MAGIC"),
+    (0x1130_7854, "MTD_INODE_FS_MAGIC"),
+    (0x1501_3346, "UDF_SUPER_MAGIC"),
+    (0x1bad_face, "BFS_MAGIC"),
+    (0x2011_bab0, "EXFAT_SUPER_MAGIC"),
+    (0x28cd_3d45, "CRAMFS_MAGIC"),
+    (0x2fc1_2fc1, "ZFS_SUPER_MAGIC"),
+    (0x3153_464a, "JFS_SUPER_MAGIC"),
+    (0x4246_5331, "BEFS_SUPER_MAGIC"),
+    (0x4249_4e4d, "BINFMTFS_MAGIC"),
+    (0x4341_5d53, "SMACK_MAGIC"),
+    (0x444d_4142, "DMA_BUF_MAGIC"),
+    (0x453d_cd28, "CRAMFS_MAGIC_WEND"),
+    (0x454d_444d, "DEVMEM_MAGIC"),
+    (0x4750_4653, "GPFS_SUPER_MAGIC"),
+    (0x5049_5045, "PIPEFS_MAGIC"),
+    (0x5265_4973, "REISERFS_SUPER_MAGIC"),
+    (0x5345_434d, "SECRETMEM_MAGIC"),
+    (0x5346_414f, "AFS_SUPER_MAGIC"),
+    (0x5346_544e, "NTFS_SB_MAGIC"),
+    (0x534f_434b, "SOCKFS_MAGIC"),
+    (0x57ac_6e9d, "STACK_END_MAGIC"),
+    (0x5829_5829, "ZSMALLOC_MAGIC"),
+    (0x5846_5342, "XFS_SUPER_MAGIC"),
+    (0x5a3c_69f0, "AAFS_MAGIC"),
+    (0x5a4f_4653, "ZONEFS_MAGIC"),
+    (0x6165_676c, "PSTOREFS_MAGIC"),
+    (0x6264_6576, "BDEVFS_MAGIC"),
+    (0x6265_6570, "CONFIGFS_MAGIC"),
+    (0x6265_6572, "SYSFS_MAGIC"),
+    (0x6367_7270, "CGROUP2_SUPER_MAGIC"),
+    (0x6462_6720, "DEBUGFS_MAGIC"),
+    (0x6464_6178, "DAXFS_MAGIC"),
+    (0x6573_5543, "FUSE_CTL_SUPER_MAGIC"),
+    (0x6573_5546, "FUSE_SUPER_MAGIC"),
+    (0x6819_1122, "QNX6_SUPER_MAGIC"),
+    (0x6b41_4653, "AFS_FS_MAGIC"),
+    (0x6c6f_6f70, "BINDERFS_SUPER_MAGIC"),
+    (0x6e73_6673, "NSFS_MAGIC"),
+    (0x7363_6673, "SECURITYFS_MAGIC"),
+    (0x7371_7368, "SQUASHFS_MAGIC"),
+    (0x7372_7279, "BTRFS_TEST_MAGIC"),
+    (0x7375_7245, "CODA_SUPER_MAGIC"),
+    (0x7461_636f, "OCFS2_SUPER_MAGIC"),
+    (0x7472_6163, "TRACEFS_MAGIC"),
+    (0x794c_7630, "OVERLAYFS_SUPER_MAGIC"),
+    (0x8584_58f6, "RAMFS_MAGIC"),
+    (0x9123_683e, "BTRFS_SUPER_MAGIC"),
+    (0x9584_58f6, "HUGETLBFS_MAGIC"),
+    (0xa501_fcf5, "VXFS_SUPER_MAGIC"),
+    (0xabba_1974, "XENFS_SUPER_MAGIC"),
+    (0xc97e_8168, "LOGFS_MAGIC"),
+    (0xcafe_4a11, "BPF_FS_MAGIC"),
+    (0xde5e_81e4, "EFIVARFS_MAGIC"),
+    (0xe0f5_e1e2, "EROFS_SUPER_MAGIC_V1"),
+    (0xf2f5_2010, "F2FS_SUPER_MAGIC"),
+    (0xf97c_ff8c, "SELINUX_MAGIC"),
+    (0xf995_e849, "HPFS_SUPER_MAGIC"),
+    (0xfe53_4d42, "SMB2_SUPER_MAGIC"),
+    (0xff53_4d42, "CIFS_SUPER_MAGIC"),
+];
+
+/// Appends `getrusage`'s `who` (`RUSAGE_SELF`, `RUSAGE_CHILDREN`, ...).
+pub fn rusage_who(l: &mut Line, v: u64) {
+    match v as i32 {
+        0 => l.s("RUSAGE_SELF"),
+        -1 => l.s("RUSAGE_CHILDREN"),
+        -2 => l.s("RUSAGE_BOTH"),
+        1 => l.s("RUSAGE_THREAD"),
+        w => {
+            l.xhex(u64::from(w as u32));
+            l.s(" /* RUSAGE_??? */");
+        }
+    }
+}
+
+/// Socket option levels (and control message levels).
+pub const SOL: Names = &[
+    (0, "SOL_IP"),
+    (1, "SOL_SOCKET"),
+    (6, "SOL_TCP"),
+    (17, "SOL_UDP"),
+    (40, "AF_VSOCK"),
+    (41, "SOL_IPV6"),
+    (58, "SOL_ICMPV6"),
+    (100, "SOL_CAN_BASE"),
+    (101, "SOL_CAN_RAW"),
+    (132, "SOL_SCTP"),
+    (136, "SOL_UDPLITE"),
+    (255, "SOL_RAW"),
+    (256, "SOL_IPX"),
+    (257, "SOL_AX25"),
+    (258, "SOL_ATALK"),
+    (259, "SOL_NETROM"),
+    (260, "SOL_ROSE"),
+    (261, "SOL_DECNET"),
+    (262, "SOL_X25"),
+    (263, "SOL_PACKET"),
+    (264, "SOL_ATM"),
+    (265, "SOL_AAL"),
+    (266, "SOL_IRDA"),
+    (267, "SOL_NETBEUI"),
+    (268, "SOL_LLC"),
+    (269, "SOL_DCCP"),
+    (270, "SOL_NETLINK"),
+    (271, "SOL_TIPC"),
+    (272, "SOL_RXRPC"),
+    (273, "SOL_PPPOL2TP"),
+    (274, "SOL_BLUETOOTH"),
+    (275, "SOL_PNPIPE"),
+    (276, "SOL_RDS"),
+    (277, "SOL_IUCV"),
+    (278, "SOL_CAIF"),
+    (279, "SOL_ALG"),
+    (280, "SOL_NFC"),
+    (281, "SOL_KCM"),
+    (282, "SOL_TLS"),
+    (283, "SOL_XDP"),
+];
+
+/// `SOL_SOCKET` options.
+pub const SO: Names = &[
+    (1, "SO_DEBUG"),
+    (2, "SO_REUSEADDR"),
+    (3, "SO_TYPE"),
+    (4, "SO_ERROR"),
+    (5, "SO_DONTROUTE"),
+    (6, "SO_BROADCAST"),
+    (7, "SO_SNDBUF"),
+    (8, "SO_RCVBUF"),
+    (9, "SO_KEEPALIVE"),
+    (10, "SO_OOBINLINE"),
+    (11, "SO_NO_CHECK"),
+    (12, "SO_PRIORITY"),
+    (13, "SO_LINGER"),
+    (14, "SO_BSDCOMPAT"),
+    (15, "SO_REUSEPORT"),
+    (16, "SO_PASSCRED"),
+    (17, "SO_PEERCRED"),
+    (18, "SO_RCVLOWAT"),
+    (19, "SO_SNDLOWAT"),
+    (20, "SO_RCVTIMEO_OLD"),
+    (21, "SO_SNDTIMEO_OLD"),
+    (22, "SO_SECURITY_AUTHENTICATION"),
+    (23, "SO_SECURITY_ENCRYPTION_TRANSPORT"),
+    (24, "SO_SECURITY_ENCRYPTION_NETWORK"),
+    (25, "SO_BINDTODEVICE"),
+    (26, "SO_ATTACH_FILTER"),
+    (27, "SO_DETACH_FILTER"),
+    (28, "SO_PEERNAME"),
+    (29, "SO_TIMESTAMP_OLD"),
+    (30, "SO_ACCEPTCONN"),
+    (31, "SO_PEERSEC"),
+    (32, "SO_SNDBUFFORCE"),
+    (33, "SO_RCVBUFFORCE"),
+    (34, "SO_PASSSEC"),
+    (35, "SO_TIMESTAMPNS_OLD"),
+    (36, "SO_MARK"),
+    (37, "SO_TIMESTAMPING_OLD"),
+    (38, "SO_PROTOCOL"),
+    (39, "SO_DOMAIN"),
+    (40, "SO_RXQ_OVFL"),
+    (41, "SO_WIFI_STATUS"),
+    (42, "SO_PEEK_OFF"),
+    (43, "SO_NOFCS"),
+    (44, "SO_LOCK_FILTER"),
+    (45, "SO_SELECT_ERR_QUEUE"),
+    (46, "SO_BUSY_POLL"),
+    (47, "SO_MAX_PACING_RATE"),
+    (48, "SO_BPF_EXTENSIONS"),
+    (49, "SO_INCOMING_CPU"),
+    (50, "SO_ATTACH_BPF"),
+    (51, "SO_ATTACH_REUSEPORT_CBPF"),
+    (52, "SO_ATTACH_REUSEPORT_EBPF"),
+    (53, "SO_CNX_ADVICE"),
+    (55, "SO_MEMINFO"),
+    (56, "SO_INCOMING_NAPI_ID"),
+    (57, "SO_COOKIE"),
+    (59, "SO_PEERGROUPS"),
+    (60, "SO_ZEROCOPY"),
+    (61, "SO_TXTIME"),
+    (62, "SO_BINDTOIFINDEX"),
+    (63, "SO_TIMESTAMP_NEW"),
+    (64, "SO_TIMESTAMPNS_NEW"),
+    (65, "SO_TIMESTAMPING_NEW"),
+    (66, "SO_RCVTIMEO_NEW"),
+    (67, "SO_SNDTIMEO_NEW"),
+    (68, "SO_DETACH_REUSEPORT_BPF"),
+    (69, "SO_PREFER_BUSY_POLL"),
+    (70, "SO_BUSY_POLL_BUDGET"),
+    (71, "SO_NETNS_COOKIE"),
+    (72, "SO_BUF_LOCK"),
+    (73, "SO_RESERVE_MEM"),
+    (74, "SO_TXREHASH"),
+    (75, "SO_RCVMARK"),
+];
+
+/// The `SOL_SOCKET` options whose value `setsockopt` shows as an `int` (`[1]`), or as its
+/// address when shorter than one.
+pub const SO_INT: &[u32] = &[
+    1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 18, 19, 27, 29, 30, 32, 33, 34, 35, 36, 37, 40,
+    41, 42, 43, 44, 45, 46, 49, 53, 56, 60, 63, 64, 65, 68, 69, 70, 73, 74, 75,
+];
+
+/// `SOL_IP` options.
+pub const IP: Names = &[
+    (1, "IP_TOS"),
+    (2, "IP_TTL"),
+    (3, "IP_HDRINCL"),
+    (4, "IP_OPTIONS"),
+    (5, "IP_ROUTER_ALERT"),
+    (6, "IP_RECVOPTS"),
+    (7, "IP_RETOPTS"),
+    (8, "IP_PKTINFO"),
+    (9, "IP_PKTOPTIONS"),
+    (10, "IP_MTU_DISCOVER"),
+    (11, "IP_RECVERR"),
+    (12, "IP_RECVTTL"),
+    (13, "IP_RECVTOS"),
+    (14, "IP_MTU"),
+    (15, "IP_FREEBIND"),
+    (16, "IP_IPSEC_POLICY"),
+    (17, "IP_XFRM_POLICY"),
+    (18, "IP_PASSSEC"),
+    (19, "IP_TRANSPARENT"),
+    (20, "IP_ORIGDSTADDR"),
+    (21, "IP_MINTTL"),
+    (22, "IP_NODEFRAG"),
+    (23, "IP_CHECKSUM"),
+    (24, "IP_BIND_ADDRESS_NO_PORT"),
+    (25, "IP_RECVFRAGSIZE"),
+    (26, "IP_RECVERR_RFC4884"),
+    (32, "IP_MULTICAST_IF"),
+    (33, "IP_MULTICAST_TTL"),
+    (34, "IP_MULTICAST_LOOP"),
+    (35, "IP_ADD_MEMBERSHIP"),
+    (36, "IP_DROP_MEMBERSHIP"),
+    (37, "IP_UNBLOCK_SOURCE"),
+    (38, "IP_BLOCK_SOURCE"),
+    (39, "IP_ADD_SOURCE_MEMBERSHIP"),
+    (40, "IP_DROP_SOURCE_MEMBERSHIP"),
+    (41, "IP_MSFILTER"),
+    (42, "MCAST_JOIN_GROUP"),
+    (43, "MCAST_BLOCK_SOURCE"),
+    (44, "MCAST_UNBLOCK_SOURCE"),
+    (45, "MCAST_LEAVE_GROUP"),
+    (46, "MCAST_JOIN_SOURCE_GROUP"),
+    (47, "MCAST_LEAVE_SOURCE_GROUP"),
+    (48, "MCAST_MSFILTER"),
+    (49, "IP_MULTICAST_ALL"),
+    (50, "IP_UNICAST_IF"),
+    (64, "IPT_SO_SET_REPLACE"),
+    (65, "IPT_SO_SET_ADD_COUNTERS"),
+    (96, "ARPT_SO_SET_REPLACE"),
+    (97, "ARPT_SO_SET_ADD_COUNTERS"),
+];
+
+/// `SOL_TCP` options.
+pub const TCP: Names = &[
+    (1, "TCP_NODELAY"),
+    (2, "TCP_MAXSEG"),
+    (3, "TCP_CORK"),
+    (4, "TCP_KEEPIDLE"),
+    (5, "TCP_KEEPINTVL"),
+    (6, "TCP_KEEPCNT"),
+    (7, "TCP_SYNCNT"),
+    (8, "TCP_LINGER2"),
+    (9, "TCP_DEFER_ACCEPT"),
+    (10, "TCP_WINDOW_CLAMP"),
+    (11, "TCP_INFO"),
+    (12, "TCP_QUICKACK"),
+    (13, "TCP_CONGESTION"),
+    (14, "TCP_MD5SIG"),
+    (15, "TCP_COOKIE_TRANSACTIONS"),
+    (16, "TCP_THIN_LINEAR_TIMEOUTS"),
+    (17, "TCP_THIN_DUPACK"),
+    (18, "TCP_USER_TIMEOUT"),
+    (19, "TCP_REPAIR"),
+    (20, "TCP_REPAIR_QUEUE"),
+    (21, "TCP_QUEUE_SEQ"),
+    (22, "TCP_REPAIR_OPTIONS"),
+    (23, "TCP_FASTOPEN"),
+    (24, "TCP_TIMESTAMP"),
+    (25, "TCP_NOTSENT_LOWAT"),
+    (26, "TCP_CC_INFO"),
+    (27, "TCP_SAVE_SYN"),
+    (28, "TCP_SAVED_SYN"),
+    (29, "TCP_REPAIR_WINDOW"),
+    (30, "TCP_FASTOPEN_CONNECT"),
+    (31, "TCP_ULP"),
+    (32, "TCP_MD5SIG_EXT"),
+    (33, "TCP_FASTOPEN_KEY"),
+    (34, "TCP_FASTOPEN_NO_COOKIE"),
+    (35, "TCP_ZEROCOPY_RECEIVE"),
+    (36, "TCP_INQ"),
+    (37, "TCP_TX_DELAY"),
+];
+
+/// `SOL_UDP` options.
+pub const UDP: Names = &[
+    (1, "UDP_CORK"),
+    (100, "UDP_ENCAP"),
+    (101, "UDP_NO_CHECK6_TX"),
+    (102, "UDP_NO_CHECK6_RX"),
+    (103, "UDP_SEGMENT"),
+    (104, "UDP_GRO"),
+];
+
+/// `SOL_IPV6` options.
+pub const IPV6: Names = &[
+    (1, "IPV6_ADDRFORM"),
+    (2, "IPV6_2292PKTINFO"),
+    (3, "IPV6_2292HOPOPTS"),
+    (4, "IPV6_2292DSTOPTS"),
+    (5, "IPV6_2292RTHDR"),
+    (6, "IPV6_2292PKTOPTIONS"),
+    (7, "IPV6_CHECKSUM"),
+    (8, "IPV6_2292HOPLIMIT"),
+    (9, "IPV6_NEXTHOP"),
+    (10, "IPV6_AUTHHDR"),
+    (11, "IPV6_FLOWINFO"),
+    (16, "IPV6_UNICAST_HOPS"),
+    (17, "IPV6_MULTICAST_IF"),
+    (18, "IPV6_MULTICAST_HOPS"),
+    (19, "IPV6_MULTICAST_LOOP"),
+    (20, "IPV6_ADD_MEMBERSHIP"),
+    (21, "IPV6_DROP_MEMBERSHIP"),
+    (22, "IPV6_ROUTER_ALERT"),
+    (23, "IPV6_MTU_DISCOVER"),
+    (24, "IPV6_MTU"),
+    (25, "IPV6_RECVERR"),
+    (26, "IPV6_V6ONLY"),
+    (27, "IPV6_JOIN_ANYCAST"),
+    (28, "IPV6_LEAVE_ANYCAST"),
+    (29, "IPV6_MULTICAST_ALL"),
+    (30, "IPV6_ROUTER_ALERT_ISOLATE"),
+    (31, "IPV6_RECVERR_RFC4884"),
+    (32, "IPV6_FLOWLABEL_MGR"),
+    (33, "IPV6_FLOWINFO_SEND"),
+    (34, "IPV6_IPSEC_POLICY"),
+    (35, "IPV6_XFRM_POLICY"),
+    (36, "IPV6_HDRINCL"),
+    (42, "MCAST_JOIN_GROUP"),
+    (43, "MCAST_BLOCK_SOURCE"),
+    (44, "MCAST_UNBLOCK_SOURCE"),
+    (45, "MCAST_LEAVE_GROUP"),
+    (46, "MCAST_JOIN_SOURCE_GROUP"),
+    (47, "MCAST_LEAVE_SOURCE_GROUP"),
+    (48, "MCAST_MSFILTER"),
+    (49, "IPV6_RECVPKTINFO"),
+    (50, "IPV6_PKTINFO"),
+    (51, "IPV6_RECVHOPLIMIT"),
+    (52, "IPV6_HOPLIMIT"),
+    (53, "IPV6_RECVHOPOPTS"),
+    (54, "IPV6_HOPOPTS"),
+    (55, "IPV6_RTHDRDSTOPTS"),
+    (56, "IPV6_RECVRTHDR"),
+    (57, "IPV6_RTHDR"),
+    (58, "IPV6_RECVDSTOPTS"),
+    (59, "IPV6_DSTOPTS"),
+    (60, "IPV6_RECVPATHMTU"),
+    (61, "IPV6_PATHMTU"),
+    (62, "IPV6_DONTFRAG"),
+    (63, "IPV6_USE_MIN_MTU"),
+    (64, "IP6T_SO_SET_REPLACE"),
+    (65, "IP6T_SO_SET_ADD_COUNTERS"),
+    (66, "IPV6_RECVTCLASS"),
+    (67, "IPV6_TCLASS"),
+    (70, "IPV6_AUTOFLOWLABEL"),
+    (72, "IPV6_ADDR_PREFERENCES"),
+    (73, "IPV6_MINHOPCOUNT"),
+    (74, "IPV6_ORIGDSTADDR"),
+    (75, "IPV6_TRANSPARENT"),
+    (76, "IPV6_UNICAST_IF"),
+    (77, "IPV6_RECVFRAGSIZE"),
+    (78, "IPV6_FREEBIND"),
+];
+
+/// `SOL_PACKET` options.
+pub const PACKET: Names = &[
+    (1, "PACKET_ADD_MEMBERSHIP"),
+    (2, "PACKET_DROP_MEMBERSHIP"),
+    (3, "PACKET_RECV_OUTPUT"),
+    (5, "PACKET_RX_RING"),
+    (6, "PACKET_STATISTICS"),
+    (7, "PACKET_COPY_THRESH"),
+    (8, "PACKET_AUXDATA"),
+    (9, "PACKET_ORIGDEV"),
+    (10, "PACKET_VERSION"),
+    (11, "PACKET_HDRLEN"),
+    (12, "PACKET_RESERVE"),
+    (13, "PACKET_TX_RING"),
+    (14, "PACKET_LOSS"),
+    (15, "PACKET_VNET_HDR"),
+    (16, "PACKET_TX_TIMESTAMP"),
+    (17, "PACKET_TIMESTAMP"),
+    (18, "PACKET_FANOUT"),
+    (19, "PACKET_TX_HAS_OFF"),
+    (20, "PACKET_QDISC_BYPASS"),
+    (21, "PACKET_ROLLOVER_STATS"),
+    (22, "PACKET_FANOUT_DATA"),
+    (23, "PACKET_IGNORE_OUTGOING"),
+];
+
+/// `SOL_NETLINK` options.
+pub const NETLINK_OPT: Names = &[
+    (1, "NETLINK_ADD_MEMBERSHIP"),
+    (2, "NETLINK_DROP_MEMBERSHIP"),
+    (3, "NETLINK_PKTINFO"),
+    (4, "NETLINK_BROADCAST_ERROR"),
+    (5, "NETLINK_NO_ENOBUFS"),
+    (6, "NETLINK_RX_RING"),
+    (7, "NETLINK_TX_RING"),
+    (8, "NETLINK_LISTEN_ALL_NSID"),
+    (9, "NETLINK_LIST_MEMBERSHIPS"),
+    (10, "NETLINK_CAP_ACK"),
+    (11, "NETLINK_EXT_ACK"),
+    (12, "NETLINK_GET_STRICT_CHK"),
+];
+
+/// `SOL_RAW` options.
+pub const RAW: Names = &[(1, "ICMP_FILTER")];
+
+/// The option names of a socket option level, and the prefix of its unknown ones.
+fn sockopt_names(level: u32) -> Option<(Names, &'static str)> {
+    Some(match level {
+        0 => (IP, "IP_???"),
+        1 => (SO, "SO_???"),
+        6 => (TCP, "TCP_???"),
+        17 => (UDP, "UDP_???"),
+        41 => (IPV6, "IPV6_???"),
+        255 => (RAW, "RAW_???"),
+        263 => (PACKET, "PACKET_???"),
+        270 => (NETLINK_OPT, "NETLINK_???"),
+        _ => return None,
+    })
+}
+
+/// Appends a socket option level (`SOL_SOCKET`, `SOL_TCP`, `0x4d /* SOL_?? */`).
+pub fn sockopt_level(l: &mut Line, level: u32) {
+    value(l, u64::from(level), SOL, "SOL_??");
+}
+
+/// Appends a socket option's name (`SO_REUSEADDR`, `0x3e7 /* TCP_??? */`; a number for the
+/// levels without names here).
+pub fn sockopt_name(l: &mut Line, level: u32, name: u32) {
+    match sockopt_names(level) {
+        Some((names, unknown)) => value(l, u64::from(name), names, unknown),
+        None => l.uint(u64::from(name)),
+    }
+}
+
+/// `SOL_SOCKET` control message types.
+pub const SCM: Names = &[
+    (1, "SCM_RIGHTS"),
+    (2, "SCM_CREDENTIALS"),
+    (3, "SCM_SECURITY"),
+    (29, "SO_TIMESTAMP_OLD"),
+    (35, "SO_TIMESTAMPNS_OLD"),
+    (37, "SO_TIMESTAMPING_OLD"),
+    (41, "SO_WIFI_STATUS"),
+    (54, "SCM_TIMESTAMPING_OPT_STATS"),
+    (58, "SCM_TIMESTAMPING_PKTINFO"),
+    (61, "SO_TXTIME"),
+    (63, "SO_TIMESTAMP_NEW"),
+    (64, "SO_TIMESTAMPNS_NEW"),
+    (65, "SO_TIMESTAMPING_NEW"),
+];
+
+/// `SOL_IP` control message types.
+pub const IP_CMSG: Names = &[
+    (1, "IP_TOS"),
+    (2, "IP_TTL"),
+    (3, "SCM_SECURITY"),
+    (6, "IP_RECVOPTS"),
+    (7, "IP_RETOPTS"),
+    (8, "IP_PKTINFO"),
+    (11, "IP_RECVERR"),
+    (20, "IP_ORIGDSTADDR"),
+    (23, "IP_CHECKSUM"),
+];
+
+/// Appends a control message's level (`SOL_SOCKET`, `0x63 /* SOL_??? */`).
+pub fn cmsg_level(l: &mut Line, level: u32) {
+    value(l, u64::from(level), SOL, "SOL_???");
+}
+
+/// Appends a control message's type (`SCM_RIGHTS`, `IP_TTL`, or in hexadecimal).
+pub fn cmsg_type(l: &mut Line, level: u32, ty: u32) {
+    match level {
+        1 => value(l, u64::from(ty), SCM, "SCM_???"),
+        0 => value(l, u64::from(ty), IP_CMSG, "IP_???"),
+        _ => l.xhex(u64::from(ty)),
+    }
+}
+
 /// `errno` names and glibc's (English) descriptions, 0 to 133, as strace prints them.
 const ERRNO: [(&str, &str); 134] = [
     ("", "Success"),
@@ -942,6 +1538,15 @@ const ERRNO: [(&str, &str); 134] = [
     ("ERFKILL", "Operation not possible due to RF-kill"),
     ("EHWPOISON", "Memory page has hardware error"),
 ];
+
+/// The name of error `errno` (`ENOENT`), for the errors strace names.
+pub fn errno_name(errno: i64) -> Option<&'static str> {
+    usize::try_from(errno)
+        .ok()
+        .and_then(|n| ERRNO.get(n))
+        .map(|&(name, _)| name)
+        .filter(|name| !name.is_empty())
+}
 
 /// Appends an error result: `-1 ENOENT (No such file or directory)`.
 pub fn error(l: &mut Line, errno: i64) {
