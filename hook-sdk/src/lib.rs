@@ -57,6 +57,7 @@ pub use syscalls::{Errno, Sysno};
 pub mod args;
 pub mod mem;
 pub mod raw;
+pub mod testing;
 mod view;
 
 pub use view::*;

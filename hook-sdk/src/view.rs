@@ -278,29 +278,10 @@ mod tests {
     /// gives the registers back.
     #[test]
     fn random_calls_print_without_panicking() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let bytes: Vec<u8> = (0..65536).map(|_| next() as u8).collect();
-        let base = bytes.as_ptr() as u64;
+        let mut calls = crate::testing::RandomCalls::new(0x2545_f491_4f6c_dd1d);
         for nr in (0..470).chain([1000, -1]) {
-            for round in 0..16u64 {
-                let mut args = [0i64; 6];
-                for a in args.iter_mut() {
-                    *a = match (next() + round) % 6 {
-                        0 => 0,
-                        1 => -1,
-                        2 => (base + next() % 65000) as i64,
-                        3 => 0x10,
-                        4 => 0x8000_0000_0000_0000u64 as i64,
-                        _ => next() as i64,
-                    };
-                }
-                let call = Syscall { nr, args };
+            for _ in 0..16 {
+                let call = calls.call(nr);
                 let v = call.view();
                 let _ = v.to_string();
                 if let View::Other(c) = v {

@@ -469,36 +469,17 @@ format = "{{flags}} {{port}} {{address}} {{family}}"
 "#
         );
         let set = rules::parse(&text, "fuzz.toml").unwrap();
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let bytes: Vec<u8> = (0..65536).map(|_| next() as u8).collect();
-        let base = bytes.as_ptr() as u64;
+        let mut calls = hook_sdk::testing::RandomCalls::new(0x1234_5678_9abc_def1);
         for nr in 0..rules::SLOTS as i64 {
             let (before, after) = (set.before(nr), set.after(nr));
             if before.is_empty() && after.is_empty() {
                 continue;
             }
-            for round in 0..16u64 {
-                let mut args = [0i64; 6];
-                for a in args.iter_mut() {
-                    *a = match (next() + round) % 6 {
-                        0 => 0,
-                        1 => -1,
-                        2 => (base + next() % 65000) as i64,
-                        3 => 0x10,
-                        4 => 0x8000_0000_0000_0000u64 as i64,
-                        _ => next() as i64,
-                    };
-                }
-                let call = Syscall { nr, args };
+            for _ in 0..16 {
+                let call = calls.call(nr);
                 let env = CallEnv::new(&call, None, &set);
                 assert_eq!(run(&set, before, &env, None), None);
-                let r = [-2, 0, 3, next() as i64][(next() % 4) as usize];
+                let r = calls.result();
                 let env = CallEnv::new(&call, Some(r), &set);
                 assert_eq!(run(&set, after, &env, Some(r)), None);
             }

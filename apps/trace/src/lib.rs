@@ -244,39 +244,14 @@ mod tests {
     /// program) and a line always ends with its newline.
     #[test]
     fn decoding_random_calls_never_panics() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let bytes: Vec<u8> = (0..65536).map(|_| next() as u8).collect();
-        let base = bytes.as_ptr() as u64;
-        let mut value = |k: u64| -> i64 {
-            match k % 9 {
-                0 => 0,
-                1 => -1,
-                2 => (next() % 64) as i64,
-                3 => (base + next() % 65000) as i64,
-                4 => 0x10,
-                5 => 0x8000_0000_0000_0000u64 as i64,
-                6 => (next() % (1 << 40)) as i64,
-                7 => -((next() % 4095) as i64 + 1),
-                _ => next() as i64,
-            }
-        };
+        let mut calls = hook_sdk::testing::RandomCalls::new(0x9e37_79b9_7f4a_7c15);
         let nrs: Vec<i64> = (0..470).chain([512, 1000, -1, 0x4000_0000]).collect();
         for &nr in &nrs {
-            for round in 0..24u64 {
-                let mut args = [0i64; 6];
-                for (i, a) in args.iter_mut().enumerate() {
-                    *a = value(round + i as u64 * 3);
-                }
-                let call = Syscall { nr, args };
+            for _ in 0..24 {
+                let call = calls.call(nr);
                 let mut line = Line::default();
                 let pending = describe(&mut line, &call);
-                finish(&mut line, &call, pending, value(round * 7 + 1));
+                finish(&mut line, &call, pending, calls.result());
                 assert!(
                     line.bytes().ends_with(b"\n"),
                     "nr {nr}: {:?}",

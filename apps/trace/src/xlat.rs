@@ -729,47 +729,11 @@ pub fn ioctl_request(l: &mut Line, req: u64) -> IoctlArg {
     IoctlArg::Hex
 }
 
-/// Signal names, 1 to 31.
-const SIGNALS: [&str; 32] = [
-    "",
-    "SIGHUP",
-    "SIGINT",
-    "SIGQUIT",
-    "SIGILL",
-    "SIGTRAP",
-    "SIGABRT",
-    "SIGBUS",
-    "SIGFPE",
-    "SIGKILL",
-    "SIGUSR1",
-    "SIGSEGV",
-    "SIGUSR2",
-    "SIGPIPE",
-    "SIGALRM",
-    "SIGTERM",
-    "SIGSTKFLT",
-    "SIGCHLD",
-    "SIGCONT",
-    "SIGSTOP",
-    "SIGTSTP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGURG",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGWINCH",
-    "SIGIO",
-    "SIGPWR",
-    "SIGSYS",
-];
-
 /// Appends a signal: `SIGINT`, `SIGRTMIN`, `SIGRT_5` (strace counts real-time signals from the
 /// kernel's first, 32), or the number.
 pub fn signal(l: &mut Line, sig: i64) {
     match sig {
-        1..=31 => l.s(SIGNALS[sig as usize]),
+        1..=31 => l.s(hook_sdk::args::Signal(sig as i32).name().unwrap_or("?")),
         32 => l.s("SIGRTMIN"),
         33..=64 => {
             l.s("SIGRT_");
@@ -782,7 +746,9 @@ pub fn signal(l: &mut Line, sig: i64) {
 /// Appends a signal without its `SIG` prefix, as in a signal set (`INT`, `RTMIN`, `RT_1`).
 fn signal_short(l: &mut Line, sig: u32) {
     match sig {
-        1..=31 => l.s(&SIGNALS[sig as usize][3..]),
+        1..=31 => l.s(hook_sdk::args::Signal(sig as i32)
+            .name()
+            .map_or("?", |n| &n[3..])),
         32 => l.s("RTMIN"),
         _ => {
             l.s("RT_");
