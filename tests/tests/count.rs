@@ -10,6 +10,10 @@ fn parse_table(text: &str) -> BTreeMap<String, (u64, u64)> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
+        // Rows start with the percentage of time (headers and the pid line do not).
+        if f.first().is_none_or(|p| p.parse::<f64>().is_err()) {
+            continue;
+        }
         // % time, seconds, usecs/call, calls, [errors], name
         let (calls, errors, name) = match f.len() {
             5 => (f[3], "0", f[4]),
@@ -109,6 +113,16 @@ fn tables_of_exec_and_vfork_add_up_to_strace_c_f() {
         entry.1 += e;
     }
     assert_eq!(tables, 3, "bash, its subshell, /bin/true:\n{}", o.stderr);
+    // Each table says whose it is.
+    for exe in ["(/usr/bin/bash)", "(/usr/bin/true)"] {
+        assert!(
+            o.stderr
+                .lines()
+                .any(|l| l.starts_with("zpoline count: pid ") && l.ends_with(exe)),
+            "no header for {exe}:\n{}",
+            o.stderr
+        );
+    }
     // strace also counts the execve that started bash (the launcher maps bash without one),
     // and never exit_group (it does not return).
     ours.remove("exit_group");

@@ -3,6 +3,7 @@
 //! process image ends (`exit_group`), most time first:
 //!
 //! ```text
+//! zpoline count: pid 4021 (/usr/bin/ls)
 //! % time     seconds  usecs/call     calls    errors syscall
 //! ------ ----------- ----------- --------- --------- ----------------
 //!  41.20    0.000212          11        19           mmap
@@ -145,7 +146,13 @@ fn now_ns() -> u64 {
 }
 
 fn report() {
-    let text = COUNTS.table();
+    // Which process image the table is of: a run may print many (one per image).
+    let exe = hook_sdk::exe().map_or_else(|| "?".into(), String::from_utf8_lossy);
+    let text = format!(
+        "zpoline count: pid {} ({exe})\n{}",
+        hook_sdk::raw::getpid(),
+        COUNTS.table()
+    );
     let fd = match std::env::var_os("ZPOLINE_COUNT_FILE") {
         Some(path) => {
             let c =
@@ -225,6 +232,8 @@ impl Hook for Count {
             Ordering::Relaxed,
         );
         OWNER.store(hook_sdk::raw::getpid() as u64, Ordering::Relaxed);
+        // Read now, for the report's header (not in the middle of the program's exit).
+        let _ = hook_sdk::exe();
         Ok(())
     }
 
