@@ -336,6 +336,14 @@ pub fn cstr(l: &mut Line, addr: u64, max: usize) {
     }
 }
 
+/// The text a decoder appends to an empty line (for the decoders' tests).
+#[cfg(test)]
+pub fn text(f: impl FnOnce(&mut Line)) -> String {
+    let mut l = Line::default();
+    f(&mut l);
+    String::from_utf8(l.bytes().to_vec()).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -449,11 +449,7 @@ pub fn sockopt_out(l: &mut Line, level: u32, name: u32, addr: u64, len: u64) {
 mod tests {
     use super::*;
 
-    fn text(f: impl FnOnce(&mut Line)) -> String {
-        let mut l = Line::default();
-        f(&mut l);
-        String::from_utf8(l.bytes().to_vec()).unwrap()
-    }
+    use crate::line::text;
 
     #[test]
     fn control_messages_like_strace() {

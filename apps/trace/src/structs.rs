@@ -841,11 +841,7 @@ pub fn path(l: &mut Line, addr: u64) {
 mod tests {
     use super::*;
 
-    fn text(f: impl FnOnce(&mut Line)) -> String {
-        let mut l = Line::default();
-        f(&mut l);
-        String::from_utf8(l.bytes().to_vec()).unwrap()
-    }
+    use crate::line::text;
 
     #[test]
     fn stat_summary() {

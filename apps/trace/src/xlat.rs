@@ -1544,11 +1544,7 @@ pub fn error(l: &mut Line, errno: i64) {
 mod tests {
     use super::*;
 
-    fn text(f: impl FnOnce(&mut Line)) -> String {
-        let mut l = Line::default();
-        f(&mut l);
-        String::from_utf8(l.bytes().to_vec()).unwrap()
-    }
+    use crate::line::text;
 
     #[test]
     fn open_flags_in_strace_order() {
